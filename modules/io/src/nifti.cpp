@@ -1,0 +1,615 @@
+#include "rewardpath/io/nifti.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <fmt/format.h>
+
+#include "gzip.hpp"
+#include "rewardpath/core/atomic_file.hpp"
+#include "rewardpath/core/error.hpp"
+#include "rewardpath/core/provenance.hpp"
+
+extern "C" {
+#include <nifti2_io.h>
+}
+
+namespace rewardpath::io {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t kNifti1HeaderSize = 348;
+constexpr std::size_t kNifti2HeaderSize = 540;
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::uint32_t bswap32(std::uint32_t v) { return __builtin_bswap32(v); }
+
+Affine from_dmat44(const nifti_dmat44& m) {
+  Affine a{};
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 4; ++c) a[r][c] = m.m[r][c];
+  return a;
+}
+
+double spatial_scale_to_mm(int units) {
+  switch (units) {
+    case NIFTI_UNITS_METER: return 1000.0;
+    case NIFTI_UNITS_MICRON: return 0.001;
+    default: return 1.0;  // mm, or unknown (taken as mm, as every neuroimaging tool does)
+  }
+}
+
+std::string spatial_units_name(int units) {
+  switch (units) {
+    case NIFTI_UNITS_METER: return "m";
+    case NIFTI_UNITS_MM: return "mm";
+    case NIFTI_UNITS_MICRON: return "um";
+    default: return "unknown";
+  }
+}
+
+std::string time_units_name(int units) {
+  switch (units) {
+    case NIFTI_UNITS_SEC: return "s";
+    case NIFTI_UNITS_MSEC: return "ms";
+    case NIFTI_UNITS_USEC: return "us";
+    case NIFTI_UNITS_HZ: return "Hz";
+    case NIFTI_UNITS_PPM: return "ppm";
+    case NIFTI_UNITS_RADS: return "rad/s";
+    default: return "unknown";
+  }
+}
+
+std::string space_from_xform_code(int code) {
+  switch (code) {
+    case NIFTI_XFORM_SCANNER_ANAT: return "scanner";
+    case NIFTI_XFORM_ALIGNED_ANAT: return "aligned";
+    case NIFTI_XFORM_TALAIRACH: return "talairach";
+    case NIFTI_XFORM_MNI_152: return "MNI152";
+    case NIFTI_XFORM_TEMPLATE_OTHER: return "template";
+    default: return "voxel";
+  }
+}
+
+int xform_code_from_space(const std::string& space) {
+  if (space == "scanner" || space == "voxel") return NIFTI_XFORM_SCANNER_ANAT;
+  if (space == "aligned") return NIFTI_XFORM_ALIGNED_ANAT;
+  if (space == "talairach") return NIFTI_XFORM_TALAIRACH;
+  if (space.starts_with("MNI152") || space == "MNIColin27") return NIFTI_XFORM_MNI_152;
+  return NIFTI_XFORM_TEMPLATE_OTHER;
+}
+
+bool supported_datatype(int dt) {
+  switch (dt) {
+    case NIFTI_TYPE_UINT8: case NIFTI_TYPE_INT8: case NIFTI_TYPE_INT16: case NIFTI_TYPE_UINT16:
+    case NIFTI_TYPE_INT32: case NIFTI_TYPE_UINT32: case NIFTI_TYPE_INT64: case NIFTI_TYPE_UINT64:
+    case NIFTI_TYPE_FLOAT32: case NIFTI_TYPE_FLOAT64:
+      return true;
+    default:
+      return false;
+  }
+}
+
+int datatype_size(int dt) {
+  int nbyper = 0, swapsize = 0;
+  nifti_datatype_sizes(dt, &nbyper, &swapsize);
+  return nbyper;
+}
+
+// The validated fields of a header, independent of NIfTI-1/2 layout.
+struct RawFields {
+  std::int64_t dim[8];
+  double pixdim[8];
+  int datatype;
+  int bitpix;
+  std::int64_t vox_offset;
+};
+
+template <class H>
+RawFields raw_fields(const H& h) {
+  RawFields f{};
+  for (int i = 0; i < 8; ++i) {
+    f.dim[i] = h.dim[i];
+    f.pixdim[i] = h.pixdim[i];
+  }
+  f.datatype = h.datatype;
+  f.bitpix = h.bitpix;
+  f.vox_offset = static_cast<std::int64_t>(h.vox_offset);
+  return f;
+}
+
+void check_affine(const Affine& a, const char* which) {
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 4; ++c)
+      if (!std::isfinite(a[r][c]))
+        throw Error(fmt::format("{} affine: element [{}][{}] is not finite; expected a finite voxel-to-world matrix",
+                                which, r, c));
+  const double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
+                     a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
+                     a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+  if (!(std::abs(det) > 1e-12))
+    throw Error(fmt::format("{} affine is singular (determinant {}); expected an invertible voxel-to-world matrix",
+                            which, det));
+}
+
+}  // namespace
+
+std::string NiftiHeader::datatype_name() const { return nifti_datatype_string(datatype); }
+
+std::string NiftiHeader::shape_string() const {
+  std::string s;
+  for (int i = 0; i < std::max(ndim, 1); ++i) s += (i ? "x" : "") + std::to_string(dim[i]);
+  return s;
+}
+
+bool is_nifti_path(const fs::path& path) {
+  const std::string name = path.filename().string();
+  return ends_with(name, ".nii") || ends_with(name, ".nii.gz");
+}
+
+NiftiHeader read_nifti_header(const fs::path& path, Expect expect) {
+  return with_context(path.string(), [&] {
+    const std::string name = path.filename().string();
+    if (!is_nifti_path(path))
+      throw Error("not a NIfTI file name: expected the extension .nii or .nii.gz");
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) throw Error("file does not exist or is not a regular file");
+
+    NiftiHeader h;
+    h.path = path;
+    h.gzipped = ends_with(name, ".gz");
+
+    // Bytes 0..539 hold either header; fewer is a truncated file.
+    alignas(8) std::byte buf[kNifti2HeaderSize] = {};
+    const std::size_t got = detail::read_prefix(path, buf, sizeof buf);
+    if (got < 4) throw Error(fmt::format("file is truncated: {} bytes, a NIfTI header needs at least 348", got));
+
+    std::int32_t sizeof_hdr = 0;
+    std::memcpy(&sizeof_hdr, buf, 4);
+    bool swapped = false;
+    if (sizeof_hdr != 348 && sizeof_hdr != 540) {
+      const auto s = static_cast<std::int32_t>(bswap32(static_cast<std::uint32_t>(sizeof_hdr)));
+      if (s == 348 || s == 540) {
+        sizeof_hdr = s;
+        swapped = true;
+      } else {
+        throw Error(fmt::format("not a NIfTI file: header field sizeof_hdr is {}; expected 348 (NIfTI-1) or 540 (NIfTI-2)",
+                                sizeof_hdr));
+      }
+    }
+    if (got < static_cast<std::size_t>(sizeof_hdr))
+      throw Error(fmt::format("file is truncated: {} bytes, the NIfTI-{} header alone needs {}", got,
+                              sizeof_hdr == 348 ? 1 : 2, sizeof_hdr));
+    h.version = sizeof_hdr == 348 ? 1 : 2;
+    h.byte_swapped = swapped;
+
+    RawFields f{};
+    nifti_image* nim = nullptr;
+    if (h.version == 1) {
+      nifti_1_header n1;
+      std::memcpy(&n1, buf, sizeof n1);
+      if (std::memcmp(n1.magic, "n+1\0", 4) != 0) {
+        if (std::memcmp(n1.magic, "ni1\0", 4) == 0)
+          throw Error("header field magic is \"ni1\" (a .hdr/.img pair header); expected \"n+1\" in a single .nii file");
+        throw Error("header field magic is not \"n+1\": not a NIfTI-1 file (Analyze 7.5 is not supported)");
+      }
+      nifti_1_header checked = n1;
+      if (swapped) swap_nifti_header(&checked, 1);
+      f = raw_fields(checked);
+      nim = nifti_convert_n1hdr2nim(n1, path.c_str());  // swaps a copy itself when needed
+    } else {
+      nifti_2_header n2;
+      std::memcpy(&n2, buf, sizeof n2);
+      if (std::memcmp(n2.magic, "n+2\0", 4) != 0) {
+        if (std::memcmp(n2.magic, "ni2\0", 4) == 0)
+          throw Error("header field magic is \"ni2\" (a .hdr/.img pair header); expected \"n+2\" in a single .nii file");
+        throw Error("header field magic is not \"n+2\": not a NIfTI-2 file");
+      }
+      nifti_2_header checked = n2;
+      if (swapped) swap_nifti_header(&checked, 2);
+      f = raw_fields(checked);
+      nim = nifti_convert_n2hdr2nim(n2, path.c_str());
+    }
+    if (!nim) throw Error("niftilib could not decode the header");
+    std::unique_ptr<nifti_image, decltype(&nifti_image_free)> guard(nim, &nifti_image_free);
+
+    // dim
+    if (f.dim[0] < 1 || f.dim[0] > 7)
+      throw Error(fmt::format("header field dim[0] is {}; expected the number of dimensions, 1 to 7", f.dim[0]));
+    h.ndim = static_cast<int>(f.dim[0]);
+    for (int i = 1; i <= 7; ++i) {
+      if (i <= h.ndim && f.dim[i] < 1)
+        throw Error(fmt::format("header field dim[{}] is {}; expected a size >= 1", i, f.dim[i]));
+      h.dim[i - 1] = i <= h.ndim ? f.dim[i] : 1;
+    }
+    for (int i = 5; i <= 7; ++i)
+      if (h.dim[i - 1] > 1)
+        throw Error(fmt::format("image has {} dimensions ({}); rewardpath reads 3D images and 4D time series only",
+                                h.ndim, h.shape_string()));
+
+    // datatype
+    h.datatype = f.datatype;
+    if (!supported_datatype(f.datatype)) {
+      const char* dname = nifti_datatype_string(f.datatype);
+      throw Error(fmt::format("header field datatype is {} ({}); expected a real-valued type "
+                              "(uint8, int8, int16, uint16, int32, uint32, int64, uint64, float32, float64)",
+                              f.datatype, dname ? dname : "unknown"));
+    }
+    h.bytes_per_voxel = datatype_size(f.datatype);
+    if (f.bitpix != 8 * h.bytes_per_voxel)
+      throw Error(fmt::format("header field bitpix is {}; datatype {} has {} bits per voxel", f.bitpix,
+                              h.datatype_name(), 8 * h.bytes_per_voxel));
+
+    // voxel sizes
+    for (int i = 1; i <= 3; ++i) {
+      if (i > h.ndim) continue;
+      if (!std::isfinite(f.pixdim[i]) || f.pixdim[i] <= 0.0)
+        throw Error(fmt::format("header field pixdim[{}] (voxel size) is {}; expected a finite size > 0",
+                                i, f.pixdim[i]));
+    }
+
+    // offset of the voxel data
+    h.vox_offset = f.vox_offset;
+    if (h.vox_offset < static_cast<std::int64_t>(sizeof_hdr))
+      throw Error(fmt::format("header field vox_offset is {}; expected >= {} in a single-file NIfTI-{}",
+                              h.vox_offset, sizeof_hdr, h.version));
+
+    // scaling: slope 0 or non-finite means no scaling (NIfTI standard; nibabel does the same)
+    h.scl_slope = nim->scl_slope;
+    h.scl_inter = nim->scl_inter;
+    if (!std::isfinite(h.scl_slope) || h.scl_slope == 0.0) {
+      h.scl_slope = 0.0;
+      h.scl_inter = 0.0;
+    } else if (!std::isfinite(h.scl_inter)) {
+      throw Error(fmt::format("header field scl_inter is {}; expected a finite intercept", h.scl_inter));
+    }
+
+    // geometry, in millimetres
+    const double to_mm = spatial_scale_to_mm(nim->xyz_units);
+    h.spatial_units = spatial_units_name(nim->xyz_units);
+    h.qform_code = nim->qform_code;
+    h.sform_code = nim->sform_code;
+    h.qform = from_dmat44(nim->qto_xyz);
+    h.sform = from_dmat44(nim->sto_xyz);
+    for (auto* a : {&h.qform, &h.sform})
+      for (int r = 0; r < 3; ++r)
+        for (int c = 0; c < 4; ++c) (*a)[r][c] *= to_mm;
+
+    Affine chosen;
+    int code = 0;
+    if (h.sform_code > 0) {
+      chosen = h.sform;
+      code = h.sform_code;
+      h.affine_source = "sform";
+      check_affine(chosen, "sform");
+    } else if (h.qform_code > 0) {
+      chosen = h.qform;
+      code = h.qform_code;
+      h.affine_source = "qform";
+      check_affine(chosen, "qform");
+    } else {
+      // NIfTI "method 1": voxel sizes only, no orientation.
+      chosen = identity_affine();
+      for (int i = 0; i < 3; ++i) chosen[i][i] = (i < h.ndim ? f.pixdim[i + 1] : 1.0) * to_mm;
+      h.affine_source = "pixdim";
+    }
+    h.grid.dims = {h.dim[0], h.dim[1], h.dim[2]};
+    for (int i = 0; i < 3; ++i) h.grid.spacing_mm[i] = (i < h.ndim ? f.pixdim[i + 1] : 1.0) * to_mm;
+    h.grid.affine = chosen;
+    h.grid.space = space_from_xform_code(code);
+
+    h.time_units = time_units_name(nim->time_units);
+    if (h.ndim >= 4 && std::isfinite(f.pixdim[4]) && f.pixdim[4] > 0.0) {
+      switch (nim->time_units) {
+        case NIFTI_UNITS_MSEC: h.time_step_s = f.pixdim[4] / 1000.0; break;
+        case NIFTI_UNITS_USEC: h.time_step_s = f.pixdim[4] / 1e6; break;
+        case NIFTI_UNITS_SEC: case NIFTI_UNITS_UNKNOWN: h.time_step_s = f.pixdim[4]; break;
+        default: h.time_step_s = 0.0;  // Hz, ppm, rad/s: the 4th axis is not time
+      }
+    }
+    h.description = std::string(nim->descrip, strnlen(nim->descrip, sizeof nim->descrip));
+
+    if (expect == Expect::volume3d && h.volumes() > 1)
+      throw Error(fmt::format("expected a 3D image, found a 4D image of {} volumes ({})", h.volumes(),
+                              h.shape_string()));
+    if (expect == Expect::series4d && h.volumes() < 2)
+      throw Error(fmt::format("expected a 4D time series, found a 3D image ({})", h.shape_string()));
+
+    // A plain .nii must hold all the voxels its header announces; checked before any voxel read.
+    if (!h.gzipped) {
+      const auto size = static_cast<std::int64_t>(fs::file_size(path));
+      if (size < h.vox_offset + h.data_bytes())
+        throw Error(fmt::format("file is truncated or its header dims are wrong: dims {} of {} need {} bytes "
+                                "of voxel data from offset {}, but the file has {} bytes",
+                                h.shape_string(), h.datatype_name(), h.data_bytes(), h.vox_offset, size));
+    }
+    return h;
+  });
+}
+
+namespace {
+
+template <class T>
+float load_as_float(const std::byte* p, bool swap) {
+  T v;
+  if (swap) {
+    std::byte tmp[sizeof(T)];
+    for (std::size_t b = 0; b < sizeof(T); ++b) tmp[b] = p[sizeof(T) - 1 - b];
+    std::memcpy(&v, tmp, sizeof(T));
+  } else {
+    std::memcpy(&v, p, sizeof(T));
+  }
+  return static_cast<float>(v);
+}
+
+// Converts n values of type T stored at `base` into floats at `base`, in place. Wider types go
+// forward (writes trail reads), narrower types backward (writes stay ahead of unread input).
+template <class T>
+void convert_in_place(std::byte* base, std::size_t n, bool swap) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (!swap) return;
+  }
+  if constexpr (sizeof(T) >= sizeof(float)) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const float v = load_as_float<T>(base + i * sizeof(T), swap);
+      std::memcpy(base + i * sizeof(float), &v, sizeof v);
+    }
+  } else {
+    for (std::size_t i = n; i-- > 0;) {
+      const float v = load_as_float<T>(base + i * sizeof(T), swap);
+      std::memcpy(base + i * sizeof(float), &v, sizeof v);
+    }
+  }
+}
+
+void convert_to_float(int datatype, std::byte* base, std::size_t n, bool swap) {
+  switch (datatype) {
+    case NIFTI_TYPE_UINT8: return convert_in_place<std::uint8_t>(base, n, swap);
+    case NIFTI_TYPE_INT8: return convert_in_place<std::int8_t>(base, n, swap);
+    case NIFTI_TYPE_INT16: return convert_in_place<std::int16_t>(base, n, swap);
+    case NIFTI_TYPE_UINT16: return convert_in_place<std::uint16_t>(base, n, swap);
+    case NIFTI_TYPE_INT32: return convert_in_place<std::int32_t>(base, n, swap);
+    case NIFTI_TYPE_UINT32: return convert_in_place<std::uint32_t>(base, n, swap);
+    case NIFTI_TYPE_INT64: return convert_in_place<std::int64_t>(base, n, swap);
+    case NIFTI_TYPE_UINT64: return convert_in_place<std::uint64_t>(base, n, swap);
+    case NIFTI_TYPE_FLOAT32: return convert_in_place<float>(base, n, swap);
+    case NIFTI_TYPE_FLOAT64: return convert_in_place<double>(base, n, swap);
+    default: throw Error("unsupported datatype " + std::to_string(datatype));
+  }
+}
+
+void read_exact_at(int fd, std::byte* out, std::size_t n, std::int64_t offset) {
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t r = ::pread(fd, out + done, std::min<std::size_t>(n - done, 1u << 30),
+                              static_cast<off_t>(offset + static_cast<std::int64_t>(done)));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw Error(std::string("read failed: ") + std::strerror(errno));
+    }
+    if (r == 0) throw Error("file ended before all voxel data was read (truncated while reading?)");
+    done += static_cast<std::size_t>(r);
+  }
+}
+
+}  // namespace
+
+Volume read_nifti_voxels(const NiftiHeader& h) {
+  return with_context(h.path.string(), [&] {
+    const auto n = static_cast<std::size_t>(h.voxels_per_volume() * h.volumes());
+    const auto raw_bytes = static_cast<std::size_t>(h.data_bytes());
+    const std::size_t payload = std::max(raw_bytes, n * sizeof(float));
+    // Floats must start 4-byte aligned; a .gz stream is inflated whole (header included), so the
+    // data lands at vox_offset and moves down to an aligned start if needed.
+    std::size_t data_start = 0;
+    std::unique_ptr<std::byte[]> storage;
+
+    if (!h.gzipped) {
+      storage.reset(new std::byte[payload]);
+      const int fd = ::open(h.path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) throw Error(std::string("cannot open: ") + std::strerror(errno));
+      ::posix_fadvise(fd, h.vox_offset, static_cast<off_t>(raw_bytes), POSIX_FADV_SEQUENTIAL);
+      try {
+        read_exact_at(fd, storage.get(), raw_bytes, h.vox_offset);
+      } catch (...) {
+        ::close(fd);
+        throw;
+      }
+      ::close(fd);
+    } else {
+      const auto offset = static_cast<std::size_t>(h.vox_offset);
+      const std::size_t aligned = (offset + 3) & ~std::size_t{3};
+      const std::size_t capacity = aligned + payload;
+      storage.reset(new std::byte[capacity]);
+      detail::MappedFile file(h.path);
+      std::size_t produced = 0;
+      if (detail::has_gzip_magic(file.bytes())) {
+        const auto r = detail::gunzip_into(file.bytes(), storage.get(), offset + raw_bytes);
+        produced = r.output_full ? offset + raw_bytes : r.bytes_out;
+        if (r.output_full) {
+          // More data follows the image in the stream (legal, rare): re-read the exact prefix.
+          produced = detail::read_prefix(h.path, storage.get(), offset + raw_bytes);
+        }
+      } else {
+        // Named .gz but stored uncompressed: read it as it is, as zlib-based tools do.
+        produced = detail::read_prefix(h.path, storage.get(), offset + raw_bytes);
+      }
+      if (produced < offset + raw_bytes)
+        throw Error(fmt::format("file is truncated or its header dims are wrong: dims {} of {} need {} bytes "
+                                "of voxel data from offset {}, but the decompressed file has {} bytes",
+                                h.shape_string(), h.datatype_name(), raw_bytes, offset, produced));
+      if (aligned != offset) std::memmove(storage.get() + aligned, storage.get() + offset, raw_bytes);
+      data_start = aligned;
+    }
+
+    const bool swap = h.byte_swapped && h.bytes_per_voxel > 1;
+    convert_to_float(h.datatype, storage.get() + data_start, n, swap);
+    FloatBuffer buffer = FloatBuffer::adopt(std::move(storage), data_start, n);
+    if (h.scl_slope != 0.0 && !(h.scl_slope == 1.0 && h.scl_inter == 0.0)) {
+      const double slope = h.scl_slope, inter = h.scl_inter;
+      float* p = buffer.data();
+      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, 1 << 16), [&](const auto& r) {
+        for (std::size_t i = r.begin(); i != r.end(); ++i)
+          p[i] = static_cast<float>(static_cast<double>(p[i]) * slope + inter);
+      });
+    }
+    Volume v(h.grid, h.volumes(), std::move(buffer));
+    v.set_time_step_s(h.time_step_s);
+    return v;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+namespace {
+
+int nifti_datatype_of(StoredType t) {
+  switch (t) {
+    case StoredType::float32: return NIFTI_TYPE_FLOAT32;
+    case StoredType::int16: return NIFTI_TYPE_INT16;
+    case StoredType::uint8: return NIFTI_TYPE_UINT8;
+    case StoredType::int32: return NIFTI_TYPE_INT32;
+  }
+  return NIFTI_TYPE_FLOAT32;
+}
+
+template <class T>
+void store_chunk(const float* in, std::size_t n, std::byte* out, const fs::path& path) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float v = in[i];
+    const double r = std::nearbyint(static_cast<double>(v));
+    if (!std::isfinite(v) || r < static_cast<double>(std::numeric_limits<T>::min()) ||
+        r > static_cast<double>(std::numeric_limits<T>::max()))
+      throw Error(fmt::format("value {} cannot be stored as an integer type of range [{}, {}]", v,
+                              std::numeric_limits<T>::min(), std::numeric_limits<T>::max()))
+          .context(path.string());
+    const T t = static_cast<T>(r);
+    std::memcpy(out + i * sizeof(T), &t, sizeof(T));
+  }
+}
+
+// Encodes voxels [begin, begin+n) into `out` in the stored type.
+void encode(StoredType type, const float* in, std::size_t n, std::byte* out, const fs::path& path) {
+  switch (type) {
+    case StoredType::float32: std::memcpy(out, in, n * sizeof(float)); return;
+    case StoredType::int16: return store_chunk<std::int16_t>(in, n, out, path);
+    case StoredType::uint8: return store_chunk<std::uint8_t>(in, n, out, path);
+    case StoredType::int32: return store_chunk<std::int32_t>(in, n, out, path);
+  }
+}
+
+std::vector<std::byte> make_header_bytes(const Volume& v, const NiftiWriteOptions& opt) {
+  const Grid& g = v.grid();
+  const std::int64_t dims[8] = {v.is_4d() ? 4 : 3, g.dims[0], g.dims[1], g.dims[2], v.volumes(), 1, 1, 1};
+  nifti_image* nim = nifti_make_new_nim(dims, nifti_datatype_of(opt.type), 0);
+  if (!nim) throw Error("niftilib could not create a header");
+  std::unique_ptr<nifti_image, decltype(&nifti_image_free)> guard(nim, &nifti_image_free);
+
+  nim->dx = nim->pixdim[1] = g.spacing_mm[0];
+  nim->dy = nim->pixdim[2] = g.spacing_mm[1];
+  nim->dz = nim->pixdim[3] = g.spacing_mm[2];
+  nim->dt = nim->pixdim[4] = v.is_4d() ? v.time_step_s() : 0.0;
+  nim->xyz_units = NIFTI_UNITS_MM;
+  nim->time_units = NIFTI_UNITS_SEC;
+  nifti_dmat44 m{};
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 4; ++c) m.m[r][c] = g.affine[r][c];
+  const int code = xform_code_from_space(g.space);
+  nim->sform_code = code;
+  nim->sto_xyz = m;
+  nim->qform_code = code;
+  nim->qto_xyz = m;
+  double dx = 0, dy = 0, dz = 0, qfac = 0;
+  nifti_dmat44_to_quatern(m, &nim->quatern_b, &nim->quatern_c, &nim->quatern_d, &nim->qoffset_x,
+                          &nim->qoffset_y, &nim->qoffset_z, &dx, &dy, &dz, &qfac);
+  nim->qfac = qfac;
+  nim->scl_slope = 1.0;
+  nim->scl_inter = 0.0;
+  const std::string descrip = opt.description.empty() ? "rewardpath " + version() : opt.description;
+  std::snprintf(nim->descrip, sizeof nim->descrip, "%s", descrip.c_str());
+  std::snprintf(nim->intent_name, sizeof nim->intent_name, "%s", opt.intent_name.c_str());
+
+  const bool needs_v2 = std::any_of(std::begin(dims) + 1, std::end(dims),
+                                    [](std::int64_t d) { return d > std::numeric_limits<std::int16_t>::max(); });
+  std::vector<std::byte> bytes;
+  if (!needs_v2) {
+    nifti_1_header hdr;
+    if (nifti_convert_nim2n1hdr(nim, &hdr) != 0) throw Error("niftilib could not encode a NIfTI-1 header");
+    hdr.vox_offset = 352;
+    std::memcpy(hdr.magic, "n+1\0", 4);
+    bytes.resize(352, std::byte{0});
+    std::memcpy(bytes.data(), &hdr, sizeof hdr);
+  } else {
+    nifti_2_header hdr;
+    if (nifti_convert_nim2n2hdr(nim, &hdr) != 0) throw Error("niftilib could not encode a NIfTI-2 header");
+    hdr.vox_offset = 544;
+    std::memcpy(hdr.magic, "n+2\0\r\n\032\n", 8);
+    bytes.resize(544, std::byte{0});
+    std::memcpy(bytes.data(), &hdr, sizeof hdr);
+  }
+  return bytes;  // the 4 bytes after the header (extension flag) stay zero: no extensions
+}
+
+}  // namespace
+
+void write_nifti(const fs::path& path, const Volume& v, const NiftiWriteOptions& opt) {
+  with_context(path.string(), [&] {
+    if (!is_nifti_path(path)) throw Error("output name must end in .nii or .nii.gz");
+    if (v.size() == 0) throw Error("cannot write an empty image");
+    const bool gz = ends_with(path.filename().string(), ".gz");
+    const std::vector<std::byte> header = make_header_bytes(v, opt);
+    const std::size_t bytes_per_voxel = static_cast<std::size_t>(datatype_size(nifti_datatype_of(opt.type)));
+
+    AtomicFile out(path);
+    if (!gz) {
+      out.write(header.data(), header.size());
+      if (opt.type == StoredType::float32) {
+        out.write(v.data(), v.size() * sizeof(float));
+      } else {
+        constexpr std::size_t chunk = 1 << 20;
+        std::vector<std::byte> buf(chunk * bytes_per_voxel);
+        for (std::size_t i = 0; i < v.size(); i += chunk) {
+          const std::size_t n = std::min(chunk, v.size() - i);
+          encode(opt.type, v.data() + i, n, buf.data(), path);
+          out.write(buf.data(), n * bytes_per_voxel);
+        }
+      }
+    } else {
+      // pigz-style: independent gzip members compressed in parallel, written in order. Any gzip
+      // reader (zlib, Python's gzip/nibabel, gzip -d) reads a multi-member stream as one file.
+      const auto first = detail::gzip_member(header, opt.gzip_level);
+      out.write(first.data(), first.size());
+      constexpr std::size_t chunk = 1 << 21;  // voxels per member
+      const std::size_t members = (v.size() + chunk - 1) / chunk;
+      const std::size_t batch = 8;
+      for (std::size_t b0 = 0; b0 < members; b0 += batch) {
+        const std::size_t b1 = std::min(members, b0 + batch);
+        std::vector<std::vector<std::byte>> compressed(b1 - b0);
+        tbb::parallel_for(b0, b1, [&](std::size_t m) {
+          const std::size_t begin = m * chunk;
+          const std::size_t n = std::min(chunk, v.size() - begin);
+          std::vector<std::byte> raw(n * bytes_per_voxel);
+          encode(opt.type, v.data() + begin, n, raw.data(), path);
+          compressed[m - b0] = detail::gzip_member(raw, opt.gzip_level);
+        });
+        for (const auto& c : compressed) out.write(c.data(), c.size());
+      }
+    }
+    out.commit();
+  });
+}
+
+}  // namespace rewardpath::io
