@@ -33,11 +33,11 @@ std::string_view trim(std::string_view s) {
 
 std::optional<double> parse_number(std::string_view text) {
   text = trim(text);
+  if (text.size() > 1 && text.front() == '+' && text[1] != '-' && text[1] != '+') text.remove_prefix(1);
   if (text.empty()) return std::nullopt;
-  if (text.front() == '+') text.remove_prefix(1);
   double v = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v)) return std::nullopt;
   return v;
 }
 
@@ -60,13 +60,19 @@ std::size_t Table::require_column(const std::string& name) const {
       .context(source_.string());
 }
 
+bool Table::is_na(std::size_t row, std::size_t col) const { return trim(cell(row, col)) == "n/a"; }
+
+std::size_t Table::line_of_row(std::size_t row) const {
+  return row < row_lines_.size() ? row_lines_[row] : row + 2;
+}
+
 bool Table::is_number(std::size_t row, std::size_t col) const { return parse_number(cell(row, col)).has_value(); }
 
 double Table::number(std::size_t row, std::size_t col) const {
   const std::string& c = cell(row, col);
   if (trim(c) == "n/a") return std::nan("");
   if (auto v = parse_number(c)) return *v;
-  throw Error(fmt::format("line {}, column \"{}\": \"{}\" is not a number (expected a number or n/a)", row + 2,
+  throw Error(fmt::format("line {}, column \"{}\": \"{}\" is not a number (expected a number or n/a)", line_of_row(row),
                           columns_.at(col), c))
       .context(source_.string());
 }
@@ -82,6 +88,7 @@ void Table::add_row(std::vector<std::string> cells) {
   if (cells.size() != columns_.size())
     throw Error(fmt::format("row has {} cells, the table has {} columns", cells.size(), columns_.size()));
   rows_.push_back(std::move(cells));
+  row_lines_.push_back(rows_.size() + 1);
 }
 
 Table read_tsv(const std::filesystem::path& path) {
@@ -108,6 +115,7 @@ Table read_tsv(const std::filesystem::path& path) {
                               t.columns_.size()))
           .context(path.string());
     t.rows_.push_back(std::move(cells));
+    t.row_lines_.push_back(line_no);
   }
   if (line_no == 0) throw Error("file is empty; a BIDS TSV file starts with a header row").context(path.string());
   return t;

@@ -23,7 +23,8 @@ class Table {
   std::size_t require_column(const std::string& name) const;
 
   const std::string& cell(std::size_t row, std::size_t col) const { return rows_.at(row).at(col); }
-  bool is_na(std::size_t row, std::size_t col) const { return cell(row, col) == "n/a"; }
+  bool is_na(std::size_t row, std::size_t col) const;
+  std::size_t line_of_row(std::size_t row) const;  // for messages: the row's line in the file
   // The cell as a number; "n/a" gives NaN. Errors name the file, line and column.
   double number(std::size_t row, std::size_t col) const;
   bool is_number(std::size_t row, std::size_t col) const;
@@ -37,6 +38,7 @@ class Table {
   std::filesystem::path source_;
   std::vector<std::string> columns_;
   std::vector<std::vector<std::string>> rows_;
+  std::vector<std::size_t> row_lines_;  // 1-based line of each row in the source (blank lines skipped)
 };
 
 Table read_tsv(const std::filesystem::path& path);
@@ -45,7 +47,8 @@ void write_tsv(const std::filesystem::path& path, const Table& table);  // atomi
 
 // Shortest round-trip text for a number; NaN becomes "n/a".
 std::string format_number(double value);
-// Parses a whole string as a finite or infinite number (no trailing text); nullopt otherwise.
+// Parses a whole string as a finite number (surrounding spaces allowed, no other text); nullopt
+// otherwise, including for "nan" and "inf".
 std::optional<double> parse_number(std::string_view text);
 
 }  // namespace rewardpath::io

@@ -1,0 +1,179 @@
+#include "load_stage.hpp"
+
+#include <spdlog/spdlog.h>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "rewardpath/bids/derivatives.hpp"
+#include "rewardpath/core/error.hpp"
+#include "rewardpath/io/json.hpp"
+
+namespace rewardpath::pipeline {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TemporalStats {
+  Volume mean;
+  std::vector<float> sd;
+};
+
+// Per-voxel (optionally weighted) mean and standard deviation over time, one pass over the run
+// (Welford's update per voxel block, so a 4D run is read once and not copied).
+TemporalStats temporal_stats(const Volume& run, const std::vector<double>& weights) {
+  const auto nvox = static_cast<std::size_t>(run.voxels_per_volume());
+  const auto nt = static_cast<std::size_t>(run.volumes());
+  TemporalStats s{Volume(run.grid(), 1, 0.0f), std::vector<float>(nvox, 0.0f)};
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, nvox, 4096), [&](const auto& r) {
+    const std::size_t n = r.size();
+    std::vector<double> mean(n, 0.0), m2(n, 0.0);
+    double wsum = 0.0;
+    for (std::size_t t = 0; t < nt; ++t) {
+      const float* vol = run.data() + t * nvox + r.begin();
+      const double w = weights.empty() ? 1.0 : weights[t];
+      if (w <= 0.0) continue;
+      wsum += w;
+      const double f = w / wsum;
+      for (std::size_t i = 0; i < n; ++i) {
+        const double d = vol[i] - mean[i];
+        mean[i] += f * d;
+        m2[i] += w * d * (vol[i] - mean[i]);
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      s.mean.data()[r.begin() + i] = static_cast<float>(mean[i]);
+      s.sd[r.begin() + i] = wsum > 0 ? static_cast<float>(std::sqrt(std::max(0.0, m2[i] / wsum))) : 0.0f;
+    }
+  });
+  return s;
+}
+
+// SPM's global-mean brain mask: voxels above 0.8 x the mean of voxels above 1/8 of the grand mean.
+std::vector<std::uint8_t> global_mean_mask(const Volume& mean) {
+  const auto n = static_cast<std::size_t>(mean.voxels_per_volume());
+  double grand = 0.0;
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    if (std::isfinite(mean.data()[i])) {
+      grand += mean.data()[i];
+      ++count;
+    }
+  grand = count ? grand / static_cast<double>(count) : 0.0;
+  double upper = 0.0;
+  std::size_t upper_n = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    if (std::isfinite(mean.data()[i]) && mean.data()[i] > grand / 8.0) {
+      upper += mean.data()[i];
+      ++upper_n;
+    }
+  const double threshold = upper_n ? 0.8 * upper / static_cast<double>(upper_n) : 0.0;
+  std::vector<std::uint8_t> mask(n, 0);
+  for (std::size_t i = 0; i < n; ++i) mask[i] = std::isfinite(mean.data()[i]) && mean.data()[i] > threshold && threshold > 0;
+  return mask;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return std::nan("");
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  return *mid;
+}
+
+io::Json geometry_json(const io::NiftiHeader& h) {
+  return {{"Dimensions", h.dim},
+          {"NDim", h.ndim},
+          {"VoxelSizeMm", h.grid.spacing_mm},
+          {"Affine", h.grid.affine},
+          {"AffineSource", h.affine_source},
+          {"Space", h.grid.space},
+          {"StoredDatatype", h.datatype_name()},
+          {"NiftiVersion", h.version}};
+}
+
+std::string bids_uri(const fs::path& bids_dir, const fs::path& file) {
+  return "bids:raw:" + fs::relative(file, bids_dir).generic_string();
+}
+
+void write_image_with_sidecar(const fs::path& path, const Volume& v, const io::Json& sidecar) {
+  io::write_nifti(path, v);
+  fs::path json = path;
+  json.replace_extension();  // .gz
+  json.replace_extension(".json");
+  io::write_json(json, sidecar);
+}
+
+}  // namespace
+
+std::vector<fs::path> run_load_stage(const SubjectPlan& plan, const fs::path& bids_dir, const fs::path& out_dir) {
+  std::vector<fs::path> outputs;
+  for (const auto& in : plan.bold) {
+    with_context(in.run.image.string(), [&] {
+      const Volume run = io::read_nifti_voxels(in.header);
+      const TemporalStats stats = temporal_stats(run, {});
+      const auto mask = global_mean_mask(stats.mean);
+      std::vector<double> tsnr;
+      double signal = 0.0;
+      for (std::size_t i = 0; i < mask.size(); ++i) {
+        if (!mask[i]) continue;
+        signal += stats.mean.data()[i];
+        if (stats.sd[i] > 0) tsnr.push_back(stats.mean.data()[i] / stats.sd[i]);
+      }
+      const std::size_t mask_voxels = static_cast<std::size_t>(std::count(mask.begin(), mask.end(), 1));
+
+      const fs::path mean_path = bids::derivative_path(out_dir, in.run.entities, bids::Output::mean_bold);
+      write_image_with_sidecar(mean_path, stats.mean,
+                               {{"Sources", {bids_uri(bids_dir, in.run.image)}},
+                                {"Description", "Temporal mean of the BOLD run, no motion correction"}});
+      outputs.push_back(mean_path);
+
+      io::Json summary = geometry_json(in.header);
+      summary["Sources"] = {bids_uri(bids_dir, in.run.image)};
+      summary["RepetitionTime"] = in.metadata.repetition_time_s;
+      summary["Volumes"] = in.header.volumes();
+      summary["DurationSeconds"] = static_cast<double>(in.header.volumes()) * in.metadata.repetition_time_s;
+      summary["SliceTimingGiven"] = !in.metadata.slice_timing_s.empty();
+      summary["MaskVoxels"] = mask_voxels;
+      summary["MeanSignalInMask"] = mask_voxels ? signal / static_cast<double>(mask_voxels) : 0.0;
+      summary["MedianTSNRInMask"] = median(tsnr);
+      if (in.events) {
+        summary["Events"] = in.events->size();
+        summary["TrialTypes"] = in.events->trial_types();
+        summary["Modulators"] = in.events->modulator_names;
+      }
+      const fs::path summary_path = bids::derivative_path(out_dir, in.run.entities, bids::Output::bold_summary);
+      io::write_json(summary_path, summary);
+      outputs.push_back(summary_path);
+    });
+  }
+  for (const auto& in : plan.pet) {
+    with_context(in.run.image.string(), [&] {
+      const Volume frames = io::read_nifti_voxels(in.header);
+      const TemporalStats stats = temporal_stats(frames, in.metadata.frame_duration_s);
+      const fs::path mean_path = bids::derivative_path(out_dir, in.run.entities, bids::Output::mean_pet);
+      write_image_with_sidecar(mean_path, stats.mean,
+                               {{"Sources", {bids_uri(bids_dir, in.run.image)}},
+                                {"Description", "Frame-duration-weighted mean of the PET frames, no motion correction"},
+                                {"Units", in.metadata.units}});
+      outputs.push_back(mean_path);
+      io::Json summary = geometry_json(in.header);
+      summary["Sources"] = {bids_uri(bids_dir, in.run.image)};
+      summary["Frames"] = in.metadata.frames();
+      summary["FrameTimesStart"] = in.metadata.frame_times_start_s;
+      summary["FrameDuration"] = in.metadata.frame_duration_s;
+      summary["Units"] = in.metadata.units;
+      summary["TracerName"] = in.metadata.tracer_name;
+      if (in.metadata.decay_corrected) summary["ImageDecayCorrected"] = *in.metadata.decay_corrected;
+      summary["BloodFiles"] = in.run.blood.size();
+      const fs::path summary_path = bids::derivative_path(out_dir, in.run.entities, bids::Output::pet_summary);
+      io::write_json(summary_path, summary);
+      outputs.push_back(summary_path);
+    });
+  }
+  return outputs;
+}
+
+}  // namespace rewardpath::pipeline

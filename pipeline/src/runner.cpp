@@ -1,0 +1,216 @@
+#include "rewardpath/pipeline/runner.hpp"
+
+#include <spdlog/spdlog.h>
+#include <tbb/parallel_for_each.h>
+#include <tbb/task_arena.h>
+
+#include <chrono>
+#include <fmt/format.h>
+#include <mutex>
+#include <numeric>
+#include <optional>
+
+#include "load_stage.hpp"
+#include "rewardpath/bids/dataset.hpp"
+#include "rewardpath/bids/derivatives.hpp"
+#include "rewardpath/core/atomic_file.hpp"
+#include "rewardpath/core/budget.hpp"
+#include "rewardpath/core/error.hpp"
+#include "rewardpath/core/log.hpp"
+#include "rewardpath/core/provenance.hpp"
+#include "rewardpath/pipeline/config.hpp"
+#include "subject_plan.hpp"
+
+namespace rewardpath::pipeline {
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+const char* status_name(SubjectStatus s) {
+  switch (s) {
+    case SubjectStatus::completed: return "completed";
+    case SubjectStatus::up_to_date: return "up to date";
+    case SubjectStatus::failed: return "FAILED";
+  }
+  return "?";
+}
+
+bool is_inside(const fs::path& child, const fs::path& parent) {
+  const auto c = fs::weakly_canonical(child);
+  const auto p = fs::weakly_canonical(parent);
+  auto ci = c.begin();
+  for (auto pi = p.begin(); pi != p.end(); ++pi, ++ci) {
+    if (pi->empty()) continue;  // trailing separator
+    if (ci == c.end() || *ci != *pi) return false;
+  }
+  return true;
+}
+
+void check_directories(const RunParams& p) {
+  std::error_code ec;
+  if (!fs::is_directory(p.bids_dir, ec))
+    throw Error("BIDS_DIR does not exist or is not a directory: " + p.bids_dir.string());
+  if (is_inside(p.out_dir, p.bids_dir))
+    throw Error(fmt::format("OUT_DIR ({}) is the BIDS dataset or inside it ({}); inputs are never written to, "
+                            "choose an output directory outside the dataset, e.g. {}_derivatives/rewardpath",
+                            p.out_dir.string(), p.bids_dir.string(),
+                            fs::weakly_canonical(p.bids_dir).string()));
+}
+
+fs::path provenance_path(const fs::path& out_dir, const std::string& label) {
+  bids::Entities e;
+  e.values["sub"] = label;
+  return bids::derivative_path(out_dir, e, bids::Output::provenance);
+}
+
+// Outputs are current when the recorded digest (version + config + inputs) matches and every
+// recorded output still exists.
+bool outputs_current(const fs::path& prov_file, const std::string& digest) {
+  std::error_code ec;
+  if (!fs::exists(prov_file, ec)) return false;
+  try {
+    const io::Json j = io::read_json(prov_file);
+    if (j.value("Digest", "") != digest || j.value("Status", "") != "completed") return false;
+    for (const auto& o : j.at("Outputs"))
+      if (!fs::exists(prov_file.parent_path().parent_path() / o.get<std::string>(), ec)) return false;
+    return true;
+  } catch (const std::exception&) {
+    return false;  // unreadable record: recompute
+  }
+}
+
+}  // namespace
+
+std::size_t RunSummary::failed_count() const {
+  return static_cast<std::size_t>(std::count_if(subjects.begin(), subjects.end(),
+                                                [](const auto& s) { return s.status == SubjectStatus::failed; }));
+}
+
+std::string RunSummary::to_text() const {
+  std::string out = fmt::format("rewardpath {}: {} subject(s), {} failed, {:.1f} s on {} thread(s)\n", version(),
+                                subjects.size(), failed_count(), seconds, threads);
+  for (const auto& s : subjects) {
+    out += fmt::format("  sub-{:<12} {:<10} {:6.1f} s", s.label, status_name(s.status), s.seconds);
+    if (s.status == SubjectStatus::failed) out += "  " + s.error;
+    out += "\n";
+  }
+  return out;
+}
+
+io::Json RunSummary::to_json() const {
+  io::Json subs = io::Json::array();
+  for (const auto& s : subjects) {
+    io::Json outs = io::Json::array();
+    for (const auto& o : s.outputs) outs.push_back(o.string());
+    subs.push_back({{"participant_id", "sub-" + s.label},
+                    {"status", status_name(s.status)},
+                    {"error", s.error},
+                    {"seconds", s.seconds},
+                    {"outputs", outs}});
+  }
+  return {{"rewardpath_version", version()},
+          {"subjects", subs},
+          {"failed", failed_count()},
+          {"seconds", seconds},
+          {"threads", threads},
+          {"memory_budget_gb", mem_budget_gb},
+          {"finished", utc_now_iso8601()}};
+}
+
+RunSummary run_participant_level(const RunParams& params) {
+  const auto t0 = Clock::now();
+  check_directories(params);
+  const Config config = load_config(params.config_file);
+  const bids::Dataset dataset = bids::discover(params.bids_dir);
+  const std::vector<std::string> labels = bids::select_participants(dataset, params.participant_labels);
+  const ResourceBudget budget = ResourceBudget::detect(params.threads, params.mem_gb);
+
+  fs::create_directories(params.out_dir);
+  io::write_json(params.out_dir / "dataset_description.json", bids::derivatives_description(params.bids_dir));
+
+  RunSummary summary;
+  summary.threads = budget.threads;
+  summary.mem_budget_gb = static_cast<double>(budget.memory_bytes) / (1024.0 * 1024.0 * 1024.0);
+  summary.subjects.resize(labels.size());
+
+  // Validate everything single-threaded before any heavy work (header first, no voxel reads).
+  std::vector<std::optional<SubjectPlan>> plans(labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    summary.subjects[i].label = labels[i];
+    try {
+      plans[i] = with_context("sub-" + labels[i], [&] {
+        return plan_subject(dataset, *dataset.find_subject(labels[i]), config);
+      });
+    } catch (const Error& e) {
+      summary.subjects[i].error = e.what();
+      spdlog::error("{}", e.what());
+    }
+  }
+  spdlog::info("{} of {} subject(s) passed input validation; running on {} thread(s), memory budget {:.1f} GB",
+               std::count_if(plans.begin(), plans.end(), [](const auto& p) { return p.has_value(); }), labels.size(),
+               budget.threads, summary.mem_budget_gb);
+
+  MemoryGate gate(budget.memory_bytes);
+  log::Progress progress("subjects", static_cast<std::int64_t>(labels.size()));
+  std::vector<std::size_t> order(labels.size());
+  std::iota(order.begin(), order.end(), 0);
+  tbb::task_arena arena(budget.threads);
+  arena.execute([&] {
+    tbb::parallel_for_each(order.begin(), order.end(), [&](std::size_t i) {
+      SubjectOutcome& outcome = summary.subjects[i];
+      const auto ts = Clock::now();
+      if (!plans[i]) {
+        progress.advance();
+        return;
+      }
+      const SubjectPlan& plan = *plans[i];
+      Provenance prov;
+      prov.command_line = params.command_line;
+      prov.config = config.source;
+      for (const auto& f : plan.inputs) prov.inputs.push_back(describe_input(f));
+      prov.threads = budget.threads;
+      const fs::path prov_file = provenance_path(params.out_dir, plan.label);
+      try {
+        if (!params.force && outputs_current(prov_file, prov.digest())) {
+          outcome.status = SubjectStatus::up_to_date;
+          spdlog::info("sub-{}: outputs are current, skipped (use --force to recompute)", plan.label);
+        } else {
+          MemoryReservation reservation(gate, plan.memory_bytes);
+          spdlog::info("sub-{}: started", plan.label);
+          prov.started = utc_now_iso8601();
+          remove_stale_temporaries(params.out_dir / ("sub-" + plan.label));
+          outcome.outputs = with_context("sub-" + plan.label,
+                                         [&] { return run_load_stage(plan, params.bids_dir, params.out_dir); });
+          prov.finished = utc_now_iso8601();
+          io::Json record = prov.to_json();
+          record["Status"] = "completed";
+          record["Outputs"] = io::Json::array();
+          for (const auto& o : outcome.outputs) record["Outputs"].push_back(fs::relative(o, params.out_dir).string());
+          io::write_json(prov_file, record);  // written last: its presence marks the subject complete
+          outcome.status = SubjectStatus::completed;
+          spdlog::info("sub-{}: completed in {:.1f} s", plan.label, seconds_since(ts));
+        }
+      } catch (const std::exception& e) {
+        outcome.status = SubjectStatus::failed;
+        outcome.error = e.what();
+        std::error_code ec;
+        fs::remove(prov_file, ec);  // outputs of an earlier run no longer count as complete
+        spdlog::error("{}", e.what());
+      }
+      outcome.seconds = seconds_since(ts);
+      progress.advance();
+    });
+  });
+  progress.done();
+  summary.seconds = seconds_since(t0);
+
+  io::write_json(params.out_dir / "logs" / "summary.json", summary.to_json());
+  write_file_atomic(params.out_dir / "logs" / "summary.txt", summary.to_text());
+  return summary;
+}
+
+}  // namespace rewardpath::pipeline
