@@ -43,6 +43,7 @@ InputRecord describe_input(const fs::path& p) {
   if (!ec) {
     const auto sys = std::chrono::time_point_cast<std::chrono::system_clock::duration>(std::chrono::file_clock::to_sys(mtime));
     r.modified = iso8601(std::chrono::system_clock::to_time_t(sys));
+    r.modified_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(mtime.time_since_epoch()).count();
   }
   return r;
 }
@@ -67,7 +68,7 @@ nlohmann::json Provenance::to_json() const {
 std::string Provenance::digest() const {
   // FNV-1a over a canonical serialisation; a change detector, not a cryptographic hash.
   nlohmann::json key = {{"version", kGitDescribe}, {"config", config}};
-  for (const auto& in : inputs) key["inputs"].push_back({in.path, in.size_bytes, in.modified});
+  for (const auto& in : inputs) key["inputs"].push_back({in.path, in.size_bytes, in.modified_ns});
   const std::string s = key.dump();
   std::uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : s) {

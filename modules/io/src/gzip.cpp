@@ -83,22 +83,30 @@ InflateResult gunzip_into(std::span<const std::byte> in, std::byte* out, std::si
   return result;
 }
 
-std::size_t read_prefix(const std::filesystem::path& path, std::byte* out, std::size_t n) {
+std::size_t read_prefix(const std::filesystem::path& path, std::byte* out, std::size_t n, bool check_rest) {
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f) throw Error(std::string("cannot open: ") + std::strerror(errno));
   gzbuffer(f, 1 << 17);
   std::size_t got = 0;
-  while (got < n) {
-    const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(n - got, 1u << 30));
-    const int r = gzread(f, out + got, chunk);
+  std::unique_ptr<std::byte[]> scratch;
+  constexpr std::size_t kScratch = 1 << 20;
+  while (true) {
+    const bool in_prefix = got < n;
+    if (!in_prefix && !check_rest) break;
+    if (!in_prefix && !scratch) scratch.reset(new std::byte[kScratch]);
+    std::byte* dst = in_prefix ? out + got : scratch.get();
+    const unsigned chunk = static_cast<unsigned>(in_prefix ? std::min<std::size_t>(n - got, 1u << 30) : kScratch);
+    const int r = gzread(f, dst, chunk);
     if (r < 0) {
       int errnum = 0;
       std::string msg = gzerror(f, &errnum);
+      // zlib prefixes the path; the caller's context names the file already.
+      if (const std::string prefix = path.string() + ": "; msg.starts_with(prefix)) msg.erase(0, prefix.size());
       gzclose(f);
       throw Error("corrupt gzip data: " + msg);
     }
     if (r == 0) break;
-    got += static_cast<std::size_t>(r);
+    if (in_prefix) got += static_cast<std::size_t>(r);
   }
   gzclose(f);
   return got;

@@ -34,8 +34,11 @@ struct InflateResult {
 InflateResult gunzip_into(std::span<const std::byte> in, std::byte* out, std::size_t capacity);
 
 // Reads the first `n` uncompressed bytes (or fewer at end of stream) through zlib, which also
-// passes uncompressed files through. Used for headers and as a streaming fallback.
-std::size_t read_prefix(const std::filesystem::path& path, std::byte* out, std::size_t n);
+// passes uncompressed files through. Used for headers and as a streaming fallback. With
+// `check_rest`, the rest of the stream is inflated too (and discarded), so that corrupt data
+// after the prefix (CRC, length) is still reported.
+std::size_t read_prefix(const std::filesystem::path& path, std::byte* out, std::size_t n,
+                        bool check_rest = false);
 
 // Compresses `in` as one gzip member.
 std::vector<std::byte> gzip_member(std::span<const std::byte> in, int level);

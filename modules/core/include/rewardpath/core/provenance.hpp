@@ -16,6 +16,7 @@ struct InputRecord {
   std::string path;
   std::uintmax_t size_bytes = 0;
   std::string modified;  // ISO 8601 UTC
+  std::int64_t modified_ns = 0;  // full-resolution mtime: a same-second rewrite still counts as a change
 };
 InputRecord describe_input(const std::filesystem::path& p);
 
