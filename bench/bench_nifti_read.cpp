@@ -34,7 +34,7 @@
 #include "rewardpath/io/nifti.hpp"
 
 extern "C" {
-#include <nifti2_io.h>  // the path read_nifti does not take, for comparison
+#include <nifti2_io.h> // the path read_nifti does not take, for comparison
 }
 
 namespace fs = std::filesystem;
@@ -76,8 +76,8 @@ Volume make_run() {
         if (r2 >= 1.0) continue;
         // cortex-like rim brighter than the core, plus slow spatial modulation
         const double rim = std::exp(-std::pow((std::sqrt(r2) - 0.85) / 0.08, 2));
-        base[v.index(i, j, k)] = static_cast<float>(
-            900.0 + 250.0 * rim + 60.0 * std::sin(3.0 * x) * std::cos(2.0 * y) + 40.0 * z);
+        base[v.index(i, j, k)] =
+            static_cast<float>(900.0 + 250.0 * rim + 60.0 * std::sin(3.0 * x) * std::cos(2.0 * y) + 40.0 * z);
       }
   std::mt19937_64 rng(42);
   std::normal_distribution<float> noise(0.0f, 1.0f);
@@ -110,7 +110,7 @@ Files prepare(const fs::path& dir, bool regenerate) {
     io::write_nifti(f.gz_multi, run, opt);
     const std::string cmd = "gzip -6 -c " + shell_quote(f.nii) + " > " + shell_quote(f.gz_single);
     if (std::system(cmd.c_str()) != 0) throw Error("failed: " + cmd);
-    opt.type = io::StoredType::int16;  // as many scanners store BOLD: exercises the conversion
+    opt.type = io::StoredType::int16; // as many scanners store BOLD: exercises the conversion
     io::write_nifti(f.nii_int16, run, opt);
   }
   return f;
@@ -129,7 +129,7 @@ struct Timing {
 };
 
 Timing time_it(const std::string& name, const fs::path& file, int reps, const std::function<void()>& f) {
-  f();  // warm-up: page cache, allocator, TBB pool
+  f(); // warm-up: page cache, allocator, TBB pool
   std::vector<double> t;
   for (int r = 0; r < reps; ++r) {
     const double t0 = now_s();
@@ -142,7 +142,7 @@ Timing time_it(const std::string& name, const fs::path& file, int reps, const st
 long max_rss_kib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss;  // KiB on Linux
+  return u.ru_maxrss; // KiB on Linux
 }
 
 // Child mode: one read, then print peak RSS (KiB) and the voxel checksum.
@@ -173,7 +173,7 @@ Rss child_rss(const std::string& file) {
   return r;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) try {
   fs::path dir = "/tmp/rp_bench";
@@ -259,24 +259,29 @@ int main(int argc, char** argv) try {
     Rss rss;
   };
   std::vector<RssRow> rss;
-  for (const auto& [name, file] : {std::pair{"read_nifti .nii", f.nii},
-                                   std::pair{"read_nifti .nii.gz (multi-member)", f.gz_multi},
-                                   std::pair{"read_nifti .nii.gz (gzip -6)", f.gz_single}})
+  for (const auto& [name, file] :
+       {std::pair{"read_nifti .nii", f.nii}, std::pair{"read_nifti .nii.gz (multi-member)", f.gz_multi},
+        std::pair{"read_nifti .nii.gz (gzip -6)", f.gz_single}})
     rss.push_back({name, file, child_rss(file.string())});
 
-  const double mb = voxel_bytes / 1e6;  // float32 voxel bytes (the int16 row: same voxels, same unit)
-  std::printf("\nrun %s float32: %.1f MB of voxels; .nii.gz ours %.1f MB (ratio %.2f), gzip -6 %.1f MB (ratio %.2f)\n",
+  const double mb = voxel_bytes / 1e6; // float32 voxel bytes (the int16 row: same voxels, same unit)
+  std::printf("\nrun %s float32: %.1f MB of voxels; .nii.gz ours %.1f MB (ratio %.2f), gzip -6 %.1f MB "
+              "(ratio %.2f)\n",
               header.shape_string().c_str(), mb, fs::file_size(f.gz_multi) / 1e6,
-              static_cast<double>(fs::file_size(f.nii)) / fs::file_size(f.gz_multi), fs::file_size(f.gz_single) / 1e6,
+              static_cast<double>(fs::file_size(f.nii)) / fs::file_size(f.gz_multi),
+              fs::file_size(f.gz_single) / 1e6,
               static_cast<double>(fs::file_size(f.nii)) / fs::file_size(f.gz_single));
-  std::printf("median of %d after a warm-up read; %u hardware threads\n\n", reps, std::thread::hardware_concurrency());
+  std::printf("median of %d after a warm-up read; %u hardware threads\n\n", reps,
+              std::thread::hardware_concurrency());
   std::printf("%-36s %10s %10s %10s\n", "path", "median ms", "min ms", "MB/s");
   for (const auto& r : results)
-    std::printf("%-36s %10.1f %10.1f %10.0f\n", r.name.c_str(), r.median_s * 1e3, r.min_s * 1e3, mb / r.median_s);
+    std::printf("%-36s %10.1f %10.1f %10.0f\n", r.name.c_str(), r.median_s * 1e3, r.min_s * 1e3,
+                mb / r.median_s);
   std::printf("\npeak RSS of one read (child process; idle process %.1f MB):\n", idle.peak_kib / 1024.0);
   for (const auto& r : rss)
-    std::printf("%-36s %8.1f MB  = %.2f x run size (%.2f x above idle)\n", r.name.c_str(), r.rss.peak_kib / 1024.0,
-                r.rss.peak_kib * 1024.0 / voxel_bytes, (r.rss.peak_kib - idle.peak_kib) * 1024.0 / voxel_bytes);
+    std::printf("%-36s %8.1f MB  = %.2f x run size (%.2f x above idle)\n", r.name.c_str(),
+                r.rss.peak_kib / 1024.0, r.rss.peak_kib * 1024.0 / voxel_bytes,
+                (r.rss.peak_kib - idle.peak_kib) * 1024.0 / voxel_bytes);
 
   nlohmann::json j;
   j["run"] = {{"shape", header.shape_string()},
@@ -294,10 +299,11 @@ int main(int argc, char** argv) try {
                             {"MB_per_s", mb / r.median_s}});
   j["peak_rss"]["idle_bytes"] = idle.peak_kib * 1024;
   for (const auto& r : rss)
-    j["peak_rss"]["reads"].push_back({{"name", r.name},
-                                      {"bytes", r.rss.peak_kib * 1024},
-                                      {"ratio_to_run", r.rss.peak_kib * 1024.0 / voxel_bytes},
-                                      {"ratio_above_idle", (r.rss.peak_kib - idle.peak_kib) * 1024.0 / voxel_bytes}});
+    j["peak_rss"]["reads"].push_back(
+        {{"name", r.name},
+         {"bytes", r.rss.peak_kib * 1024},
+         {"ratio_to_run", r.rss.peak_kib * 1024.0 / voxel_bytes},
+         {"ratio_above_idle", (r.rss.peak_kib - idle.peak_kib) * 1024.0 / voxel_bytes}});
   std::printf("\n%s\n", j.dump(1).c_str());
   return 0;
 } catch (const std::exception& e) {

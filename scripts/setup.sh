@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  build-essential cmake git ccache pkg-config
+  build-essential cmake git ccache pkg-config clang-format
   libinsighttoolkit5-dev libgdcm-tools libnifti2-dev libeigen3-dev libtbb-dev libgtest-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libdeflate-dev zlib1g-dev
   mricron-data elastix gzip

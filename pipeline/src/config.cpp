@@ -18,8 +18,9 @@ Config parse_config(const io::Json& json, const std::string& where) {
   static const std::vector<std::string> known = {"tasks", "modalities"};
   for (const auto& [key, value] : json.items()) {
     if (std::find(known.begin(), known.end(), key) == known.end())
-      throw Error(fmt::format("unknown configuration key \"{}\"; known keys: tasks, modalities (see docs/config.md)",
-                              key))
+      throw Error(
+          fmt::format("unknown configuration key \"{}\"; known keys: tasks, modalities (see docs/config.md)",
+                      key))
           .context(where);
   }
   Config c;
@@ -31,24 +32,28 @@ Config parse_config(const io::Json& json, const std::string& where) {
     }
   }
   if (auto it = json.find("modalities"); it != json.end()) {
-    if (!it->is_array()) throw Error("field \"modalities\": expected an array, e.g. [\"func\", \"pet\"]").context(where);
+    if (!it->is_array())
+      throw Error("field \"modalities\": expected an array, e.g. [\"func\", \"pet\"]").context(where);
     c.process_bold = c.process_pet = false;
     for (const auto& m : *it) {
       const std::string s = m.is_string() ? m.get<std::string>() : m.dump();
-      if (s == "func") c.process_bold = true;
-      else if (s == "pet") c.process_pet = true;
-      else throw Error(fmt::format("field \"modalities\": unknown modality \"{}\"; expected \"func\" or \"pet\"", s))
-          .context(where);
+      if (s == "func")
+        c.process_bold = true;
+      else if (s == "pet")
+        c.process_pet = true;
+      else
+        throw Error(
+            fmt::format("field \"modalities\": unknown modality \"{}\"; expected \"func\" or \"pet\"", s))
+            .context(where);
     }
   }
-  c.source = {{"tasks", c.tasks},
-              {"modalities", [&] {
-                 io::Json m = io::Json::array();
-                 if (c.process_bold) m.push_back("func");
-                 if (c.process_pet) m.push_back("pet");
-                 return m;
-               }()}};
+  c.source = {{"tasks", c.tasks}, {"modalities", [&] {
+                                     io::Json m = io::Json::array();
+                                     if (c.process_bold) m.push_back("func");
+                                     if (c.process_pet) m.push_back("pet");
+                                     return m;
+                                   }()}};
   return c;
 }
 
-}  // namespace rewardpath::pipeline
+} // namespace rewardpath::pipeline

@@ -72,7 +72,8 @@ std::vector<std::uint8_t> global_mean_mask(const Volume& mean) {
     }
   const double threshold = upper_n ? 0.8 * upper / static_cast<double>(upper_n) : 0.0;
   std::vector<std::uint8_t> mask(n, 0);
-  for (std::size_t i = 0; i < n; ++i) mask[i] = std::isfinite(mean.data()[i]) && mean.data()[i] > threshold && threshold > 0;
+  for (std::size_t i = 0; i < n; ++i)
+    mask[i] = std::isfinite(mean.data()[i]) && mean.data()[i] > threshold && threshold > 0;
   return mask;
 }
 
@@ -101,14 +102,15 @@ std::string bids_uri(const fs::path& bids_dir, const fs::path& file) {
 void write_image_with_sidecar(const fs::path& path, const Volume& v, const io::Json& sidecar) {
   io::write_nifti(path, v);
   fs::path json = path;
-  json.replace_extension();  // .gz
+  json.replace_extension(); // .gz
   json.replace_extension(".json");
   io::write_json(json, sidecar);
 }
 
-}  // namespace
+} // namespace
 
-std::vector<fs::path> run_load_stage(const SubjectPlan& plan, const fs::path& bids_dir, const fs::path& out_dir) {
+std::vector<fs::path> run_load_stage(const SubjectPlan& plan, const fs::path& bids_dir,
+                                     const fs::path& out_dir) {
   std::vector<fs::path> outputs;
   for (const auto& in : plan.bold) {
     with_context(in.run.image.string(), [&] {
@@ -144,7 +146,8 @@ std::vector<fs::path> run_load_stage(const SubjectPlan& plan, const fs::path& bi
         summary["TrialTypes"] = in.events->trial_types();
         summary["Modulators"] = in.events->modulator_names;
       }
-      const fs::path summary_path = bids::derivative_path(out_dir, in.run.entities, bids::Output::bold_summary);
+      const fs::path summary_path =
+          bids::derivative_path(out_dir, in.run.entities, bids::Output::bold_summary);
       io::write_json(summary_path, summary);
       outputs.push_back(summary_path);
     });
@@ -154,10 +157,11 @@ std::vector<fs::path> run_load_stage(const SubjectPlan& plan, const fs::path& bi
       const Volume frames = io::read_nifti_voxels(in.header);
       const TemporalStats stats = temporal_stats(frames, in.metadata.frame_duration_s);
       const fs::path mean_path = bids::derivative_path(out_dir, in.run.entities, bids::Output::mean_pet);
-      write_image_with_sidecar(mean_path, stats.mean,
-                               {{"Sources", {bids_uri(bids_dir, in.run.image)}},
-                                {"Description", "Frame-duration-weighted mean of the PET frames, no motion correction"},
-                                {"Units", in.metadata.units}});
+      write_image_with_sidecar(
+          mean_path, stats.mean,
+          {{"Sources", {bids_uri(bids_dir, in.run.image)}},
+           {"Description", "Frame-duration-weighted mean of the PET frames, no motion correction"},
+           {"Units", in.metadata.units}});
       outputs.push_back(mean_path);
       io::Json summary = geometry_json(in.header);
       summary["Sources"] = {bids_uri(bids_dir, in.run.image)};
@@ -168,7 +172,8 @@ std::vector<fs::path> run_load_stage(const SubjectPlan& plan, const fs::path& bi
       summary["TracerName"] = in.metadata.tracer_name;
       if (in.metadata.decay_corrected) summary["ImageDecayCorrected"] = *in.metadata.decay_corrected;
       summary["BloodFiles"] = in.run.blood.size();
-      const fs::path summary_path = bids::derivative_path(out_dir, in.run.entities, bids::Output::pet_summary);
+      const fs::path summary_path =
+          bids::derivative_path(out_dir, in.run.entities, bids::Output::pet_summary);
       io::write_json(summary_path, summary);
       outputs.push_back(summary_path);
     });
@@ -176,4 +181,4 @@ std::vector<fs::path> run_load_stage(const SubjectPlan& plan, const fs::path& bi
   return outputs;
 }
 
-}  // namespace rewardpath::pipeline
+} // namespace rewardpath::pipeline

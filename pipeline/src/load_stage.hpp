@@ -8,7 +8,8 @@
 
 namespace rewardpath::pipeline {
 
-std::vector<std::filesystem::path> run_load_stage(const SubjectPlan& plan, const std::filesystem::path& bids_dir,
+std::vector<std::filesystem::path> run_load_stage(const SubjectPlan& plan,
+                                                  const std::filesystem::path& bids_dir,
                                                   const std::filesystem::path& out_dir);
 
-}  // namespace rewardpath::pipeline
+} // namespace rewardpath::pipeline

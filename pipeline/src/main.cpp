@@ -25,7 +25,7 @@ std::string joined_command_line(int argc, char** argv) {
   return s;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
   using namespace rewardpath;
@@ -43,9 +43,14 @@ int main(int argc, char** argv) {
   pipeline::RunParams run;
   std::string level;
   auto* run_cmd = app.add_subcommand("run", "Run the analysis (BIDS-Apps convention)");
-  run_cmd->add_option("bids_dir", run.bids_dir, "The BIDS dataset (read only)")->required()->check(CLI::ExistingDirectory);
-  run_cmd->add_option("output_dir", run.out_dir, "Where derivatives go; must not be inside bids_dir")->required();
-  run_cmd->add_option("analysis_level", level, "participant: per-subject stages (group level: coming with the GLM)")
+  run_cmd->add_option("bids_dir", run.bids_dir, "The BIDS dataset (read only)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  run_cmd->add_option("output_dir", run.out_dir, "Where derivatives go; must not be inside bids_dir")
+      ->required();
+  run_cmd
+      ->add_option("analysis_level", level,
+                   "participant: per-subject stages (group level: coming with the GLM)")
       ->required()
       ->check(CLI::IsMember({"participant", "group"}));
   run_cmd
@@ -59,13 +64,12 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--mem-gb,--mem_gb", run.mem_gb, "Memory budget in GB (default: 80% of available)")
       ->check(CLI::NonNegativeNumber);
   run_cmd->add_flag("--force", run.force, "Recompute subjects whose outputs are already current");
-  run_cmd->footer(
-      "\nExamples:\n"
-      "  rewardpath run /data/mid /data/mid-derivatives participant --participant-label 01 02\n"
-      "  sbatch --array=1-40 --wrap 'rewardpath run /data/mid /out participant \\\n"
-      "      --participant-label $(sed -n ${SLURM_ARRAY_TASK_ID}p subjects.txt) --nthreads 4'\n\n"
-      "Exit status: 0 when every subject completed or was up to date; 1 when any subject failed\n"
-      "(OUT_DIR/logs/summary.txt names each and why); 2 for usage errors.");
+  run_cmd->footer("\nExamples:\n"
+                  "  rewardpath run /data/mid /data/mid-derivatives participant --participant-label 01 02\n"
+                  "  sbatch --array=1-40 --wrap 'rewardpath run /data/mid /out participant \\\n"
+                  "      --participant-label $(sed -n ${SLURM_ARRAY_TASK_ID}p subjects.txt) --nthreads 4'\n\n"
+                  "Exit status: 0 when every subject completed or was up to date; 1 when any subject failed\n"
+                  "(OUT_DIR/logs/summary.txt names each and why); 2 for usage errors.");
 
   try {
     app.parse(argc, argv);
@@ -74,14 +78,15 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : kExitUsage;
   }
 
-  log::init(quiet ? log::Verbosity::quiet
-                  : verbose >= 2 ? log::Verbosity::debug
-                  : verbose == 1 ? log::Verbosity::verbose
-                                 : log::Verbosity::normal);
+  log::init(quiet          ? log::Verbosity::quiet
+            : verbose >= 2 ? log::Verbosity::debug
+            : verbose == 1 ? log::Verbosity::verbose
+                           : log::Verbosity::normal);
   try {
     if (run_cmd->parsed()) {
       if (level == "group") {
-        spdlog::error("the group level is not available yet: it arrives with the GLM stage; run 'participant' first");
+        spdlog::error(
+            "the group level is not available yet: it arrives with the GLM stage; run 'participant' first");
         return kExitUsage;
       }
       run.command_line = joined_command_line(argc, argv);

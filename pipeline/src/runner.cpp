@@ -28,13 +28,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 const char* status_name(SubjectStatus s) {
   switch (s) {
-    case SubjectStatus::completed: return "completed";
-    case SubjectStatus::up_to_date: return "up to date";
-    case SubjectStatus::failed: return "FAILED";
+  case SubjectStatus::completed:
+    return "completed";
+  case SubjectStatus::up_to_date:
+    return "up to date";
+  case SubjectStatus::failed:
+    return "FAILED";
   }
   return "?";
 }
@@ -44,7 +49,7 @@ bool is_inside(const fs::path& child, const fs::path& parent) {
   const auto p = fs::weakly_canonical(parent);
   auto ci = c.begin();
   for (auto pi = p.begin(); pi != p.end(); ++pi, ++ci) {
-    if (pi->empty()) continue;  // trailing separator
+    if (pi->empty()) continue; // trailing separator
     if (ci == c.end() || *ci != *pi) return false;
   }
   return true;
@@ -55,10 +60,10 @@ void check_directories(const RunParams& p) {
   if (!fs::is_directory(p.bids_dir, ec))
     throw Error("BIDS_DIR does not exist or is not a directory: " + p.bids_dir.string());
   if (is_inside(p.out_dir, p.bids_dir))
-    throw Error(fmt::format("OUT_DIR ({}) is the BIDS dataset or inside it ({}); inputs are never written to, "
-                            "choose an output directory outside the dataset, e.g. {}_derivatives/rewardpath",
-                            p.out_dir.string(), p.bids_dir.string(),
-                            fs::weakly_canonical(p.bids_dir).string()));
+    throw Error(
+        fmt::format("OUT_DIR ({}) is the BIDS dataset or inside it ({}); inputs are never written to, "
+                    "choose an output directory outside the dataset, e.g. {}_derivatives/rewardpath",
+                    p.out_dir.string(), p.bids_dir.string(), fs::weakly_canonical(p.bids_dir).string()));
 }
 
 fs::path provenance_path(const fs::path& out_dir, const std::string& label) {
@@ -79,20 +84,20 @@ bool outputs_current(const fs::path& prov_file, const std::string& digest) {
       if (!fs::exists(prov_file.parent_path().parent_path() / o.get<std::string>(), ec)) return false;
     return true;
   } catch (const std::exception&) {
-    return false;  // unreadable record: recompute
+    return false; // unreadable record: recompute
   }
 }
 
-}  // namespace
+} // namespace
 
 std::size_t RunSummary::failed_count() const {
-  return static_cast<std::size_t>(std::count_if(subjects.begin(), subjects.end(),
-                                                [](const auto& s) { return s.status == SubjectStatus::failed; }));
+  return static_cast<std::size_t>(std::count_if(
+      subjects.begin(), subjects.end(), [](const auto& s) { return s.status == SubjectStatus::failed; }));
 }
 
 std::string RunSummary::to_text() const {
-  std::string out = fmt::format("rewardpath {}: {} subject(s), {} failed, {:.1f} s on {} thread(s)\n", version(),
-                                subjects.size(), failed_count(), seconds, threads);
+  std::string out = fmt::format("rewardpath {}: {} subject(s), {} failed, {:.1f} s on {} thread(s)\n",
+                                version(), subjects.size(), failed_count(), seconds, threads);
   for (const auto& s : subjects) {
     out += fmt::format("  sub-{:<12} {:<10} {:6.1f} s", s.label, status_name(s.status), s.seconds);
     if (s.status == SubjectStatus::failed) out += "  " + s.error;
@@ -150,9 +155,10 @@ RunSummary run_participant_level(const RunParams& params) {
       spdlog::error("{}", e.what());
     }
   }
-  spdlog::info("{} of {} subject(s) passed input validation; running on {} thread(s), memory budget {:.1f} GB",
-               std::count_if(plans.begin(), plans.end(), [](const auto& p) { return p.has_value(); }), labels.size(),
-               budget.threads, summary.mem_budget_gb);
+  spdlog::info(
+      "{} of {} subject(s) passed input validation; running on {} thread(s), memory budget {:.1f} GB",
+      std::count_if(plans.begin(), plans.end(), [](const auto& p) { return p.has_value(); }), labels.size(),
+      budget.threads, summary.mem_budget_gb);
 
   MemoryGate gate(budget.memory_bytes);
   log::Progress progress("subjects", static_cast<std::int64_t>(labels.size()));
@@ -183,14 +189,15 @@ RunSummary run_participant_level(const RunParams& params) {
           spdlog::info("sub-{}: started", plan.label);
           prov.started = utc_now_iso8601();
           remove_stale_temporaries(params.out_dir / ("sub-" + plan.label));
-          outcome.outputs = with_context("sub-" + plan.label,
-                                         [&] { return run_load_stage(plan, params.bids_dir, params.out_dir); });
+          outcome.outputs = with_context(
+              "sub-" + plan.label, [&] { return run_load_stage(plan, params.bids_dir, params.out_dir); });
           prov.finished = utc_now_iso8601();
           io::Json record = prov.to_json();
           record["Status"] = "completed";
           record["Outputs"] = io::Json::array();
-          for (const auto& o : outcome.outputs) record["Outputs"].push_back(fs::relative(o, params.out_dir).string());
-          io::write_json(prov_file, record);  // written last: its presence marks the subject complete
+          for (const auto& o : outcome.outputs)
+            record["Outputs"].push_back(fs::relative(o, params.out_dir).string());
+          io::write_json(prov_file, record); // written last: its presence marks the subject complete
           outcome.status = SubjectStatus::completed;
           spdlog::info("sub-{}: completed in {:.1f} s", plan.label, seconds_since(ts));
         }
@@ -198,7 +205,7 @@ RunSummary run_participant_level(const RunParams& params) {
         outcome.status = SubjectStatus::failed;
         outcome.error = e.what();
         std::error_code ec;
-        fs::remove(prov_file, ec);  // outputs of an earlier run no longer count as complete
+        fs::remove(prov_file, ec); // outputs of an earlier run no longer count as complete
         spdlog::error("{}", e.what());
       }
       outcome.seconds = seconds_since(ts);
@@ -213,4 +220,4 @@ RunSummary run_participant_level(const RunParams& params) {
   return summary;
 }
 
-}  // namespace rewardpath::pipeline
+} // namespace rewardpath::pipeline

@@ -41,7 +41,7 @@ PetInput plan_pet(const bids::PetRun& run) {
   return in;
 }
 
-}  // namespace
+} // namespace
 
 SubjectPlan plan_subject(const bids::Dataset& dataset, const bids::Subject& subject, const Config& config) {
   (void)dataset;
@@ -74,7 +74,8 @@ SubjectPlan plan_subject(const bids::Dataset& dataset, const bids::Subject& subj
     plan.inputs.push_back(t1.image);
   }
   if (plan.bold.empty() && plan.pet.empty()) {
-    std::string what = config.tasks.empty() ? "" : fmt::format(" for task(s) {}", fmt::join(config.tasks, ", "));
+    std::string what =
+        config.tasks.empty() ? "" : fmt::format(" for task(s) {}", fmt::join(config.tasks, ", "));
     throw Error(fmt::format("no BOLD or PET runs to process{} (looked for func/*_bold.nii[.gz] and "
                             "pet/*_pet.nii[.gz])",
                             what));
@@ -84,4 +85,4 @@ SubjectPlan plan_subject(const bids::Dataset& dataset, const bids::Subject& subj
   return plan;
 }
 
-}  // namespace rewardpath::pipeline
+} // namespace rewardpath::pipeline

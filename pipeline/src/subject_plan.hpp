@@ -32,11 +32,11 @@ struct SubjectPlan {
   std::vector<BoldInput> bold;
   std::vector<PetInput> pet;
   std::vector<io::NiftiHeader> t1w;
-  std::vector<std::filesystem::path> inputs;  // every file read, for provenance
-  std::int64_t memory_bytes = 0;              // peak working memory estimate
+  std::vector<std::filesystem::path> inputs; // every file read, for provenance
+  std::int64_t memory_bytes = 0;             // peak working memory estimate
 };
 
 // Throws rewardpath::Error naming the file, the field and what was expected.
 SubjectPlan plan_subject(const bids::Dataset& dataset, const bids::Subject& subject, const Config& config);
 
-}  // namespace rewardpath::pipeline
+} // namespace rewardpath::pipeline

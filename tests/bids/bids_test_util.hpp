@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 inline const fs::path kSharedData{RP_SHARED_DATA};
 
 class TempDir {
- public:
+public:
   TempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
@@ -47,7 +47,7 @@ class TempDir {
     return p;
   }
 
- private:
+private:
   fs::path path_;
 };
 
@@ -71,8 +71,7 @@ inline std::map<std::string, std::string> snapshot(const fs::path& root) {
 }
 
 // The full message of the rewardpath::Error thrown by f, or "" (with a test failure) if none was thrown.
-template <class F>
-std::string error_of(F&& f) {
+template <class F> std::string error_of(F&& f) {
   try {
     f();
   } catch (const rewardpath::Error& e) {
@@ -92,7 +91,7 @@ inline ::testing::AssertionResult contains_format(const char* text_expr, const c
          << text_expr << " does not contain " << part_expr << "\n  text: " << text << "\n  part: " << part;
 }
 
-}  // namespace rp_test
+} // namespace rp_test
 
 // Error messages are checked by the pieces a user needs: file, field, line, what was expected.
 #define EXPECT_CONTAINS(text, part) EXPECT_PRED_FORMAT2(rp_test::contains_format, text, part)

@@ -22,7 +22,7 @@ void write_flat_dataset(const TempDir& d) {
   d.write("participants.tsv", "participant_id\nsub-01\nsub-02\n");
   d.write("README", "test");
   d.write("task-mid_bold.json", R"({"RepetitionTime": 2.0, "TaskName": "mid", "EchoTime": 0.03})");
-  d.write("task-other_bold.json", R"({"RepetitionTime": 9.0})");  // another task: never applies
+  d.write("task-other_bold.json", R"({"RepetitionTime": 9.0})"); // another task: never applies
   d.write("sub-02/func/sub-02_task-mid_run-01_bold.nii.gz", "x");
   d.write("sub-02/func/sub-02_task-mid_run-01_events.tsv", kEvents);
   // sub-01: a subject-level sidecar overrides the root; a run-level one overrides both for run-02 only.
@@ -45,7 +45,7 @@ void write_flat_dataset(const TempDir& d) {
   d.write("sub-01/func/.sub-01_task-mid_run-01_bold.json", R"({"RepetitionTime": 5.0})");
 }
 
-}  // namespace
+} // namespace
 
 TEST(Dataset, DiscoversSubjectsRunsEventsAndAnat) {
   TempDir d;
@@ -67,7 +67,7 @@ TEST(Dataset, DiscoversSubjectsRunsEventsAndAnat) {
   EXPECT_EQ(s1.bold[0].events, d / "sub-01/func/sub-01_task-mid_run-01_events.tsv");
   EXPECT_EQ(s1.bold[0].entities.get("run"), "01");
   EXPECT_EQ(s1.bold[1].image, d / "sub-01/func/sub-01_task-mid_run-02_bold.nii");
-  EXPECT_TRUE(s1.bold[1].events.empty());  // run-01's events never stand in for run-02
+  EXPECT_TRUE(s1.bold[1].events.empty()); // run-01's events never stand in for run-02
 
   ASSERT_EQ(s1.t1w.size(), 1u);
   EXPECT_EQ(s1.t1w[0].image, d / "sub-01/anat/sub-01_T1w.nii.gz");
@@ -118,7 +118,7 @@ TEST(Dataset, MoreEntitiesWinAtOneLevelAndTheMergeIsShallow) {
   const auto md = bids::inherited_metadata(d.path(), d / "sub-01/func/sub-01_task-mid_run-01_bold.nii.gz");
   EXPECT_EQ(md.at("A"), 1);
   EXPECT_EQ(md.at("B"), 2);
-  EXPECT_EQ(md.at("Nested"), rewardpath::io::Json::parse(R"({"y": 1})"));  // replaced, not merged
+  EXPECT_EQ(md.at("Nested"), rewardpath::io::Json::parse(R"({"y": 1})")); // replaced, not merged
   EXPECT_EQ(bids::inherited_metadata(d.path(), d / "sub-01/func/sub-01_task-mid_run-02_bold.nii.gz").at("B"),
             1);
 
@@ -138,7 +138,7 @@ TEST(Dataset, MoreEntitiesWinAtOneLevelAndTheMergeIsShallow) {
 TEST(Dataset, SessionsPetBloodAndEventsInheritance) {
   TempDir d;
   d.write("dataset_description.json", kDescription);
-  d.write("task-mid_events.tsv", kEvents);  // a fixed design shared by every run...
+  d.write("task-mid_events.tsv", kEvents); // a fixed design shared by every run...
   d.write("task-mid_bold.json", R"({"RepetitionTime": 2.0})");
   d.write("trc-raclopride_pet.json", R"({"TracerName": "raclopride", "Units": "Bq/mL"})");
   for (const std::string ses : {"2", "1"}) {
@@ -173,7 +173,7 @@ TEST(Dataset, SessionsPetBloodAndEventsInheritance) {
   const auto& pet = s.pet[0];
   EXPECT_EQ(pet.image, d / "sub-01/ses-1/pet/sub-01_ses-1_trc-raclopride_pet.nii.gz");
   EXPECT_EQ(pet.metadata.at("TracerName"), "raclopride");
-  EXPECT_EQ(pet.metadata.at("Units"), "kBq/mL");  // the run's sidecar overrides the root
+  EXPECT_EQ(pet.metadata.at("Units"), "kBq/mL"); // the run's sidecar overrides the root
   ASSERT_EQ(pet.sidecars.size(), 2u);
   // One blood file per recording; the other tracer's file is not this scan's.
   EXPECT_EQ(pet.blood, (std::vector<fs::path>{
@@ -203,7 +203,7 @@ TEST(Dataset, SubjectsAndRunsSortNumbersByValue) {
 TEST(Dataset, DiscoveryNeverWritesIntoTheDataset) {
   TempDir d;
   write_flat_dataset(d);
-  d.write("sub-01/ses-1/pet/sub-01_ses-1_pet.nii.gz", "x");  // a folder discovery has to walk
+  d.write("sub-01/ses-1/pet/sub-01_ses-1_pet.nii.gz", "x"); // a folder discovery has to walk
   const auto before = rp_test::snapshot(d.path());
   ASSERT_GT(before.size(), 20u);
   const auto ds = bids::discover(d.path());
@@ -334,7 +334,7 @@ TEST(Dataset, RealMidDataset) {
   EXPECT_EQ(md.at("RepetitionTime"), 0.8);
   EXPECT_EQ(md.at("SliceTiming").size(), 60u);
   EXPECT_EQ(md.at("MultibandAccelerationFactor"), 6);
-  EXPECT_FALSE(md.contains("tsnr"));  // an MRIQC metric: derivatives never leak in
+  EXPECT_FALSE(md.contains("tsnr")); // an MRIQC metric: derivatives never leak in
 }
 
 TEST(Dataset, RealMixedGamblesRootSidecar) {

@@ -21,7 +21,7 @@ bids::Entities src(const std::string& name) {
 
 std::string rel(const fs::path& p) { return p.lexically_relative(kOut).generic_string(); }
 
-}  // namespace
+} // namespace
 
 TEST(Derivatives, FuncOutputsWithAndWithoutSession) {
   const auto bold = src("sub-01_task-mid_run-01_bold.nii.gz");

@@ -22,13 +22,13 @@ TEST(Entities, ParsesSidecarAndInheritanceLevelNames) {
   EXPECT_EQ(run->suffix, "bold");
   EXPECT_EQ(run->extension, ".json");
 
-  const auto top = parse_filename("task-mid_bold.json");  // dataset-root sidecar: no sub
+  const auto top = parse_filename("task-mid_bold.json"); // dataset-root sidecar: no sub
   ASSERT_TRUE(top);
   EXPECT_FALSE(top->has("sub"));
   EXPECT_EQ(top->get("task"), "mid");
   EXPECT_EQ(top->suffix, "bold");
 
-  const auto bare = parse_filename("bold.json");  // a root sidecar for every task (all entities optional)
+  const auto bare = parse_filename("bold.json"); // a root sidecar for every task (all entities optional)
   ASSERT_TRUE(bare);
   EXPECT_TRUE(bare->values.empty());
   EXPECT_EQ(bare->suffix, "bold");
@@ -73,9 +73,9 @@ TEST(Entities, SubsetIsTheInheritanceTest) {
   EXPECT_TRUE(parse_filename("task-mid_bold.json")->is_subset_of(data));
   EXPECT_TRUE(parse_filename("sub-01_task-mid_bold.json")->is_subset_of(data));
   EXPECT_TRUE(parse_filename("sub-01_ses-1_task-mid_run-01_bold.json")->is_subset_of(data));
-  EXPECT_FALSE(parse_filename("task-gamble_bold.json")->is_subset_of(data));  // other label
+  EXPECT_FALSE(parse_filename("task-gamble_bold.json")->is_subset_of(data)); // other label
   EXPECT_FALSE(parse_filename("sub-01_task-mid_run-02_bold.json")->is_subset_of(data));
-  EXPECT_FALSE(parse_filename("sub-01_task-mid_acq-x_bold.json")->is_subset_of(data));  // key the data lacks
+  EXPECT_FALSE(parse_filename("sub-01_task-mid_acq-x_bold.json")->is_subset_of(data)); // key the data lacks
   EXPECT_TRUE(Entities{}.is_subset_of(data));
   EXPECT_FALSE(data.is_subset_of(*parse_filename("sub-01_task-mid_bold.json")));
 }

@@ -14,17 +14,16 @@ using rp_test::TempDir;
 
 TEST(Events, ReadsTimingTrialTypesAndModulators) {
   TempDir d;
-  const auto f = d.write("events.tsv",
-                         "onset\tduration\ttrial_type\tgain\tresponse_time\tnote\tempty_mod\n"
-                         "0.5\t2\tgain\t20\t1.25\tok\tn/a\n"
-                         "10\tn/a\tloss\t-5\tn/a\tlate\tn/a\n"
-                         "20.25\t0\tn/a\t0\t0.8\tn/a\tn/a\n"
-                         "30\t1.5\tgain\t12.5\t1\tok\tn/a\n");
+  const auto f = d.write("events.tsv", "onset\tduration\ttrial_type\tgain\tresponse_time\tnote\tempty_mod\n"
+                                       "0.5\t2\tgain\t20\t1.25\tok\tn/a\n"
+                                       "10\tn/a\tloss\t-5\tn/a\tlate\tn/a\n"
+                                       "20.25\t0\tn/a\t0\t0.8\tn/a\tn/a\n"
+                                       "30\t1.5\tgain\t12.5\t1\tok\tn/a\n");
   const auto ev = bids::read_events(f);
   EXPECT_EQ(ev.source, f);
   ASSERT_EQ(ev.size(), 4u);
   EXPECT_EQ(ev.onset, (std::vector<double>{0.5, 10, 20.25, 30}));
-  EXPECT_EQ(ev.duration, (std::vector<double>{2, 0, 0, 1.5}));  // n/a duration = impulse
+  EXPECT_EQ(ev.duration, (std::vector<double>{2, 0, 0, 1.5})); // n/a duration = impulse
   EXPECT_EQ(ev.trial_type, (std::vector<std::string>{"gain", "loss", "n/a", "gain"}));
   EXPECT_EQ(ev.trial_types(), (std::vector<std::string>{"gain", "loss"}));
 
@@ -97,7 +96,7 @@ TEST(Events, FitToTheRun) {
   // Starts inside a 100 s run and ends after it: allowed (the response is truncated).
   EXPECT_NO_THROW(bids::check_events_fit_run(ev, 100.0));
 
-  std::string msg = error_of([&] { bids::check_events_fit_run(ev, 95.0); });  // starts exactly at the end
+  std::string msg = error_of([&] { bids::check_events_fit_run(ev, 95.0); }); // starts exactly at the end
   EXPECT_CONTAINS(msg, f.string());
   EXPECT_CONTAINS(msg, "line 4: onset 95 s is at or after the end of the run (95 s");
 
@@ -124,10 +123,10 @@ TEST(Events, RealMixedGambles) {
   EXPECT_EQ(ev.modulator_names,
             (std::vector<std::string>{"parametric gain", "distance from indifference", "parametric loss",
                                       "gain", "loss", "PTval", "respnum", "respcat", "response_time"}));
-  EXPECT_DOUBLE_EQ(ev.modulators[0][0], -0.139);  // parametric gain
-  EXPECT_EQ(ev.modulators[3][0], 20);             // gain ($)
-  EXPECT_EQ(ev.modulators[4][0], 15);             // loss ($)
-  EXPECT_DOUBLE_EQ(ev.modulators[8][1], 1.793);   // response_time
+  EXPECT_DOUBLE_EQ(ev.modulators[0][0], -0.139); // parametric gain
+  EXPECT_EQ(ev.modulators[3][0], 20);            // gain ($)
+  EXPECT_EQ(ev.modulators[4][0], 15);            // loss ($)
+  EXPECT_DOUBLE_EQ(ev.modulators[8][1], 1.793);  // response_time
   for (double v : ev.modulators[2]) EXPECT_TRUE(std::isnan(v));
 
   // 240 volumes x TR 2 s = 480 s: every trial fits. Cut the run to 400 s and the trial at 402 s (line 72)
@@ -167,8 +166,8 @@ TEST(Events, RealMidNeedsItsOwnTimingColumns) {
   EXPECT_EQ(ev.modulator_names,
             (std::vector<std::string>{"FIXATION_ONSET", "FIXATION_DURATION", "PROBE_ONSET", "PROBE_DURATION",
                                       "FEEDBACK_ONSET", "FEEDBACK_DURATION", "PROBE_HIT", "PROBE_MRT"}));
-  EXPECT_EQ(ev.modulators[6].back(), 0);        // PROBE_HIT of the last trial
-  EXPECT_EQ(ev.modulators[4].back(), 313.324);  // FEEDBACK_ONSET of the last trial
+  EXPECT_EQ(ev.modulators[6].back(), 0);       // PROBE_HIT of the last trial
+  EXPECT_EQ(ev.modulators[4].back(), 313.324); // FEEDBACK_ONSET of the last trial
   // 407 volumes x TR 0.8 s (NOTES.md, bold.json)
   EXPECT_NO_THROW(bids::check_events_fit_run(ev, 407 * 0.8));
 }

@@ -24,7 +24,7 @@ Json pet_json(const std::string& frames) {
   return j;
 }
 
-}  // namespace
+} // namespace
 
 TEST(BoldMetadata, ReadsRepetitionTimeSliceTimingAndTaskName) {
   const Json j =
@@ -87,7 +87,7 @@ TEST(BoldMetadata, RealMidSidecar) {
   ASSERT_EQ(m.slice_timing_s.size(), 60u);
   EXPECT_EQ(m.slice_timing_s[1], 0.4);
   EXPECT_EQ(m.slice_timing_s[9], 0.72);
-  EXPECT_EQ(std::count(m.slice_timing_s.begin(), m.slice_timing_s.end(), 0.0), 6);  // MB factor 6
+  EXPECT_EQ(std::count(m.slice_timing_s.begin(), m.slice_timing_s.end(), 0.0), 6); // MB factor 6
   EXPECT_EQ(m.task_name, "func_mid");
   const std::string msg =
       error_of([&] { bids::bold_metadata(rewardpath::io::read_json(f), f.string(), 58); });
@@ -131,7 +131,7 @@ TEST(PetMetadata, RadionuclideHalfLives) {
     EXPECT_EQ(bids::pet_metadata(j, "x").tracer_half_life_s, half_life) << nuclide;
   }
   Json j = pet_json(R"({"FrameTimesStart": [0], "FrameDuration": [60]})");
-  j["TracerRadionuclide"] = "Ga68";  // not in the table: unknown, not an error
+  j["TracerRadionuclide"] = "Ga68"; // not in the table: unknown, not an error
   EXPECT_FALSE(bids::pet_metadata(j, "x").tracer_half_life_s);
 }
 
@@ -243,7 +243,7 @@ TEST(Blood, RealAutosamplerWholeBloodOnly) {
   const fs::path f =
       kPet / "pet001/sub-01/ses-01/pet/sub-01_ses-01_trc-CIMBI36_recording-autosampler_blood.tsv";
   const auto b = bids::read_blood(f);
-  ASSERT_EQ(b.time_s.size(), 901u);  // 1 Hz, 0..900 s
+  ASSERT_EQ(b.time_s.size(), 901u); // 1 Hz, 0..900 s
   EXPECT_EQ(b.time_s.back(), 900);
   EXPECT_EQ(b.whole_blood_radioactivity.front(), 0.261018174);
   EXPECT_EQ(b.whole_blood_radioactivity.back(), 24.61883099);

@@ -25,14 +25,14 @@ std::string slurp(const fs::path& p) {
 std::size_t count_entries(const fs::path& d) {
   return static_cast<std::size_t>(std::distance(fs::directory_iterator(d), fs::directory_iterator()));
 }
-}  // namespace
+} // namespace
 
 TEST(AtomicFile, UncommittedLeavesNothing) {
   const auto d = fresh_dir("atomic1");
   {
     AtomicFile f(d / "out.tsv");
     f.write("partial");
-    EXPECT_EQ(count_entries(d), 1u);  // only the hidden temporary
+    EXPECT_EQ(count_entries(d), 1u); // only the hidden temporary
     EXPECT_FALSE(fs::exists(d / "out.tsv"));
   }
   EXPECT_EQ(count_entries(d), 0u);

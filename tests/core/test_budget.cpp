@@ -23,7 +23,7 @@ TEST(MemoryGate, NeverExceedsBudgetAndAdmitsOversizedAlone) {
   std::vector<std::thread> ts;
   for (int i = 0; i < 8; ++i) {
     ts.emplace_back([&, i] {
-      const std::int64_t need = i == 0 ? 150 : 40;  // one request above the whole budget
+      const std::int64_t need = i == 0 ? 150 : 40; // one request above the whole budget
       MemoryReservation r(gate, need);
       const auto now = current += need;
       auto p = peak.load();

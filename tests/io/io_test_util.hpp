@@ -29,7 +29,7 @@ namespace fs = std::filesystem;
 
 // A fresh directory per test (tests run as separate processes under ctest -j), removed at the end.
 class TempDir {
- public:
+public:
   TempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "io";
@@ -41,14 +41,14 @@ class TempDir {
   }
   ~TempDir() {
     std::error_code ec;
-    if (!::testing::Test::HasFailure()) fs::remove_all(path_, ec);  // keep evidence on failure
+    if (!::testing::Test::HasFailure()) fs::remove_all(path_, ec); // keep evidence on failure
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   const fs::path& path() const { return path_; }
   fs::path operator/(const std::string& name) const { return path_ / name; }
 
- private:
+private:
   fs::path path_;
 };
 
@@ -167,8 +167,7 @@ inline fs::path write_nifti_file(const fs::path& p, const nifti_1_header& h, std
 }
 
 // The message of the rewardpath::Error thrown by f, or a marker that fails the checks.
-template <class F>
-std::string error_of(F&& f) {
+template <class F> std::string error_of(F&& f) {
   try {
     f();
   } catch (const rewardpath::Error& e) {
@@ -188,4 +187,4 @@ inline void expect_mentions(const std::string& message, std::initializer_list<st
     EXPECT_NE(message.find(part), std::string::npos) << "message lacks \"" << part << "\":\n  " << message;
 }
 
-}  // namespace rp_test
+} // namespace rp_test

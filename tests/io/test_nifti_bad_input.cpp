@@ -8,7 +8,7 @@
 #include "io_test_util.hpp"
 
 extern "C" {
-#include <nifti2_io.h>  // swap_nifti_header
+#include <nifti2_io.h> // swap_nifti_header
 }
 #include "rewardpath/core/error.hpp"
 #include "rewardpath/io/nifti.hpp"
@@ -39,7 +39,7 @@ std::string read_error(const fs::path& p, Expect e = Expect::any) {
   return error_of([&] { read_nifti(p, e); });
 }
 
-}  // namespace
+} // namespace
 
 TEST(NiftiBadInput, TruncatedHeaderNii) {
   TempDir dir;
@@ -68,7 +68,7 @@ TEST(NiftiBadInput, EmptyFile) {
 
 TEST(NiftiBadInput, TruncatedDataNiiIsCaughtByTheHeaderCheck) {
   TempDir dir;
-  const auto p = write_nifti_file(dir / "cut_data.nii", make_header({8, 8, 8}), 1000);  // needs 2048
+  const auto p = write_nifti_file(dir / "cut_data.nii", make_header({8, 8, 8}), 1000); // needs 2048
   expect_mentions(header_error(p), {p.string(), "truncated", "8x8x8", "2048 bytes", "1352 bytes"});
 }
 
@@ -76,8 +76,9 @@ TEST(NiftiBadInput, TruncatedDataNiiGz) {
   TempDir dir;
   // A valid gzip stream that holds less voxel data than the header announces.
   const auto p = write_nifti_file(dir / "cut_data.nii.gz", make_header({8, 8, 8}), 1000);
-  EXPECT_NO_THROW(read_nifti_header(p));  // unknowable before decompressing
-  expect_mentions(read_error(p), {p.string(), "truncated", "8x8x8", "2048 bytes", "decompressed file has 1352"});
+  EXPECT_NO_THROW(read_nifti_header(p)); // unknowable before decompressing
+  expect_mentions(read_error(p),
+                  {p.string(), "truncated", "8x8x8", "2048 bytes", "decompressed file has 1352"});
 }
 
 TEST(NiftiBadInput, TruncatedCompressedStream) {
@@ -101,7 +102,7 @@ TEST(NiftiBadInput, TruncatedCompressedStream) {
 TEST(NiftiBadInput, CorruptGzipLeavesInputUntouched) {
   TempDir dir;
   const auto good = dir / "good.nii";
-  write_nifti(good, noise_volume(64));  // 1 MB: the flip lies beyond zlib's read-ahead of the header
+  write_nifti(good, noise_volume(64)); // 1 MB: the flip lies beyond zlib's read-ahead of the header
   for (const bool single : {false, true}) {
     SCOPED_TRACE(single ? "single member (gzip -6)" : "multi-member (our writer)");
     const auto p = dir / (single ? "flipped_single.nii.gz" : "flipped_multi.nii.gz");
@@ -117,7 +118,7 @@ TEST(NiftiBadInput, CorruptGzipLeavesInputUntouched) {
     const std::string msg = read_error(p);
     // (the multi-member case inflates to 2 extra bytes: caught by the CRC check of the fallback)
     expect_mentions(msg, {p.string(), "corrupt", "gzip data"});
-    EXPECT_NO_THROW(read_nifti_header(p));  // caught while inflating the voxels
+    EXPECT_NO_THROW(read_nifti_header(p)); // caught while inflating the voxels
     EXPECT_EQ(msg.find(p.string()), msg.rfind(p.string())) << "file named twice: " << msg;
     EXPECT_EQ(fs::file_size(p), size_before);
     EXPECT_EQ(fs::last_write_time(p), mtime_before);
@@ -163,8 +164,8 @@ TEST(NiftiBadInput, DimsDisagreeWithFileSize) {
   TempDir dir;
   auto h = make_header({8, 8, 8});
   const auto p = dir / "dims.nii";
-  write_bytes(p, nifti_bytes(h));  // 8x8x8 float32
-  h.dim[1] = 100;                  // header now claims 100x8x8
+  write_bytes(p, nifti_bytes(h)); // 8x8x8 float32
+  h.dim[1] = 100;                 // header now claims 100x8x8
   auto bytes = read_bytes(p);
   std::memcpy(bytes.data(), &h, sizeof h);
   write_bytes(p, bytes);
@@ -190,7 +191,7 @@ TEST(NiftiBadInput, Nifti2DimsThatOverflow) {
   std::memcpy(h.magic, "n+2\0\r\n\032\n", 8);
   h.dim[0] = 4;
   h.dim[1] = h.dim[2] = h.dim[3] = std::int64_t{1} << 20;
-  h.dim[4] = std::int64_t{1} << 10;  // 2^70 voxels
+  h.dim[4] = std::int64_t{1} << 10; // 2^70 voxels
   h.dim[5] = h.dim[6] = h.dim[7] = 1;
   h.datatype = NIFTI_TYPE_FLOAT32;
   h.bitpix = 32;
@@ -203,7 +204,8 @@ TEST(NiftiBadInput, Nifti2DimsThatOverflow) {
     SCOPED_TRACE(name);
     const auto p = dir / name;
     write_bytes(p, std::string(name).ends_with(".gz") ? gzip_bytes(bytes) : bytes);
-    expect_mentions(header_error(p), {p.string(), "dims 1048576x1048576x1048576x1024", "more than 2^63 bytes"});
+    expect_mentions(header_error(p),
+                    {p.string(), "dims 1048576x1048576x1048576x1024", "more than 2^63 bytes"});
   }
 }
 
@@ -234,9 +236,10 @@ TEST(NiftiBadInput, BadVoxelSizes) {
     float value;
     std::string shown;
   };
-  for (const Case& c : {Case{1, 0.0f, "pixdim[1] (voxel size) is 0"}, Case{2, -1.5f, "pixdim[2] (voxel size) is -1.5"},
-                        Case{3, std::numeric_limits<float>::quiet_NaN(), "pixdim[3] (voxel size) is nan"},
-                        Case{1, std::numeric_limits<float>::infinity(), "pixdim[1] (voxel size) is inf"}}) {
+  for (const Case& c :
+       {Case{1, 0.0f, "pixdim[1] (voxel size) is 0"}, Case{2, -1.5f, "pixdim[2] (voxel size) is -1.5"},
+        Case{3, std::numeric_limits<float>::quiet_NaN(), "pixdim[3] (voxel size) is nan"},
+        Case{1, std::numeric_limits<float>::infinity(), "pixdim[1] (voxel size) is inf"}}) {
     SCOPED_TRACE(c.shown);
     auto h = make_header({8, 8, 8});
     h.pixdim[c.index] = c.value;
@@ -253,7 +256,7 @@ TEST(NiftiBadInput, NanOrSingularSform) {
   expect_mentions(header_error(p), {p.string(), "sform", "[1][1]", "not finite", "expected a finite"});
 
   h = make_header({8, 8, 8});
-  h.srow_z[2] = 0.0f;  // third column zero: singular
+  h.srow_z[2] = 0.0f; // third column zero: singular
   p = write_nifti_file(dir / "singular_sform.nii", h);
   expect_mentions(header_error(p), {p.string(), "sform", "singular", "expected an invertible"});
 
@@ -269,9 +272,10 @@ TEST(NiftiBadInput, UnsupportedDatatypes) {
     short datatype, bitpix;
     std::string shown;
   };
-  for (const Case& c : {Case{NIFTI_TYPE_COMPLEX64, 64, "datatype is 32 (COMPLEX64)"},
-                        Case{NIFTI_TYPE_RGB24, 24, "datatype is 128 (RGB24)"},
-                        Case{NIFTI_TYPE_FLOAT128, 128, "datatype is 1536"}, Case{9999, 32, "datatype is 9999"}}) {
+  for (const Case& c :
+       {Case{NIFTI_TYPE_COMPLEX64, 64, "datatype is 32 (COMPLEX64)"},
+        Case{NIFTI_TYPE_RGB24, 24, "datatype is 128 (RGB24)"},
+        Case{NIFTI_TYPE_FLOAT128, 128, "datatype is 1536"}, Case{9999, 32, "datatype is 9999"}}) {
     SCOPED_TRACE(c.shown);
     const auto p = write_nifti_file(dir / "dtype.nii", make_header({4, 4, 4}, c.datatype, c.bitpix));
     expect_mentions(header_error(p), {p.string(), c.shown, "expected a real-valued type", "float32"});
@@ -305,7 +309,7 @@ TEST(NiftiBadInput, ByteSwappedHeaderStillNamesTheField) {
   TempDir dir;
   auto h = make_header({8, 8, 8});
   h.pixdim[2] = -2.0f;
-  swap_nifti_header(&h, 1);  // niftilib: store big-endian
+  swap_nifti_header(&h, 1); // niftilib: store big-endian
   const auto p = write_nifti_file(dir / "swapped.nii", h, 2048);
   expect_mentions(header_error(p), {p.string(), "pixdim[2] (voxel size) is -2"});
 }
@@ -313,15 +317,16 @@ TEST(NiftiBadInput, ByteSwappedHeaderStillNamesTheField) {
 TEST(NiftiBadInput, ExpectVolume3dGets4d) {
   TempDir dir;
   const auto p = write_nifti_file(dir / "four.nii", make_header({4, 4, 4, 5}));
-  expect_mentions(header_error(p, Expect::volume3d), {p.string(), "expected a 3D image", "4D image of 5 volumes",
-                                                      "4x4x4x5"});
+  expect_mentions(header_error(p, Expect::volume3d),
+                  {p.string(), "expected a 3D image", "4D image of 5 volumes", "4x4x4x5"});
   EXPECT_NO_THROW(read_nifti_header(p, Expect::series4d));
 }
 
 TEST(NiftiBadInput, ExpectSeries4dGets3d) {
   TempDir dir;
   const auto p = write_nifti_file(dir / "three.nii.gz", make_header({4, 4, 4}));
-  expect_mentions(header_error(p, Expect::series4d), {p.string(), "expected a 4D time series", "3D image (4x4x4)"});
+  expect_mentions(header_error(p, Expect::series4d),
+                  {p.string(), "expected a 4D time series", "3D image (4x4x4)"});
   // A 4D header with a single volume is a 3D image too.
   const auto one = write_nifti_file(dir / "one.nii", make_header({4, 4, 4, 1}));
   expect_mentions(header_error(one, Expect::series4d), {one.string(), "expected a 4D time series"});

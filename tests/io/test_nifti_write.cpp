@@ -63,11 +63,12 @@ void expect_same_geometry(const Volume& a, const Volume& b, double tol = 1e-4) {
   EXPECT_EQ(a.volumes(), b.volumes());
   for (int i = 0; i < 3; ++i) EXPECT_NEAR(a.grid().spacing_mm[i], b.grid().spacing_mm[i], 1e-6);
   for (int r = 0; r < 4; ++r)
-    for (int c = 0; c < 4; ++c) EXPECT_NEAR(a.grid().affine[r][c], b.grid().affine[r][c], tol) << r << "," << c;
+    for (int c = 0; c < 4; ++c)
+      EXPECT_NEAR(a.grid().affine[r][c], b.grid().affine[r][c], tol) << r << "," << c;
   EXPECT_NEAR(a.time_step_s(), b.time_step_s(), 1e-6);
 }
 
-}  // namespace
+} // namespace
 
 TEST(NiftiWrite, Float32RoundTripIsExact) {
   TempDir dir;
@@ -79,7 +80,7 @@ TEST(NiftiWrite, Float32RoundTripIsExact) {
     const NiftiHeader h = read_nifti_header(dir / name);
     EXPECT_EQ(h.datatype_name(), "FLOAT32");
     EXPECT_EQ(h.version, 1);
-    EXPECT_EQ(h.sform_code, 4);  // MNI152... -> NIFTI_XFORM_MNI_152
+    EXPECT_EQ(h.sform_code, 4); // MNI152... -> NIFTI_XFORM_MNI_152
     EXPECT_EQ(h.qform_code, 4);
     EXPECT_EQ(h.grid.space, "MNI152");
     EXPECT_EQ(h.spatial_units, "mm");
@@ -100,8 +101,9 @@ TEST(NiftiWrite, IntegerTypesRoundToNearest) {
   Volume v(g, 1);
   const float in[8] = {0.0f, 1.4f, -2.6f, 2.5f, 3.5f, 100.49f, -0.4f, 7.0f};
   std::copy(std::begin(in), std::end(in), v.data());
-  const float rounded[8] = {0, 1, -3, 2, 4, 100, 0, 7};  // round half to even
-  for (auto [type, name] : {std::pair{StoredType::int16, "i16.nii.gz"}, std::pair{StoredType::int32, "i32.nii"}}) {
+  const float rounded[8] = {0, 1, -3, 2, 4, 100, 0, 7}; // round half to even
+  for (auto [type, name] :
+       {std::pair{StoredType::int16, "i16.nii.gz"}, std::pair{StoredType::int32, "i32.nii"}}) {
     SCOPED_TRACE(name);
     write_nifti(dir / name, v, options(type));
     const Volume back = read_nifti(dir / name);
@@ -141,12 +143,12 @@ TEST(NiftiWrite, OutOfRangeValueIsRejectedAndNothingIsWritten) {
 
 TEST(NiftiWrite, GzipIsMultiMemberAndOverwriteIsAtomic) {
   TempDir dir;
-  const Volume v = make_volume({64, 64, 36}, 20, 10.0f, 1000.0f);  // 2.9 M voxels
+  const Volume v = make_volume({64, 64, 36}, 20, 10.0f, 1000.0f); // 2.9 M voxels
   const auto p = dir / "bold.nii.gz";
   write_nifti(p, v, options(StoredType::float32, 1, "first"));
   write_nifti(p, v, options(StoredType::float32, 6, "second run"));
   const GzipLayout layout = gzip_layout(read_bytes(p));
-  EXPECT_GE(layout.members, 3);  // header + 2 members of 2^21 voxels
+  EXPECT_GE(layout.members, 3); // header + 2 members of 2^21 voxels
   EXPECT_EQ(layout.uncompressed, 352u + v.size() * 4);
   const NiftiHeader h = read_nifti_header(p, Expect::series4d);
   EXPECT_EQ(h.description, "second run");
@@ -215,19 +217,21 @@ nlohmann::json read_with_nibabel(const TempDir& dir, const std::vector<fs::path>
   const auto script = dir / "nibabel_read.py";
   const auto result = dir / "nibabel_read.json";
   write_text(script, kNibabelReader);
-  std::string cmd = std::string("'") + RP_SYSTEM_PYTHON + "' '" + script.string() + "' '" + result.string() + "'";
+  std::string cmd =
+      std::string("'") + RP_SYSTEM_PYTHON + "' '" + script.string() + "' '" + result.string() + "'";
   for (const auto& f : files) cmd += " '" + f.string() + "'";
   cmd += " 2>'" + (dir / "nibabel_read.err").string() + "'";
   const int rc = std::system(cmd.c_str());
   if (rc != 0) {
     const auto err = read_bytes(dir / "nibabel_read.err");
-    throw std::runtime_error("nibabel failed (" + std::to_string(rc) + "): " + std::string(err.begin(), err.end()));
+    throw std::runtime_error("nibabel failed (" + std::to_string(rc) +
+                             "): " + std::string(err.begin(), err.end()));
   }
   std::ifstream in(result);
   return nlohmann::json::parse(in);
 }
 
-}  // namespace
+} // namespace
 
 TEST(NiftiWriteNibabel, NibabelReadsWhatWeWrite) {
   TempDir dir;
@@ -238,9 +242,9 @@ TEST(NiftiWriteNibabel, NibabelReadsWhatWeWrite) {
     std::int64_t volumes;
   };
   const std::vector<Case> cases = {
-      {"f32_3d.nii", StoredType::float32, "float32", 1},  {"f32_4d.nii.gz", StoredType::float32, "float32", 6},
-      {"i16_4d.nii", StoredType::int16, "int16", 4},      {"i16_3d.nii.gz", StoredType::int16, "int16", 1},
-      {"u8_3d.nii", StoredType::uint8, "uint8", 1},       {"u8_4d.nii.gz", StoredType::uint8, "uint8", 3},
+      {"f32_3d.nii", StoredType::float32, "float32", 1}, {"f32_4d.nii.gz", StoredType::float32, "float32", 6},
+      {"i16_4d.nii", StoredType::int16, "int16", 4},     {"i16_3d.nii.gz", StoredType::int16, "int16", 1},
+      {"u8_3d.nii", StoredType::uint8, "uint8", 1},      {"u8_4d.nii.gz", StoredType::uint8, "uint8", 3},
       {"i32_3d.nii.gz", StoredType::int32, "int32", 1},
   };
   std::vector<fs::path> files;
@@ -273,7 +277,7 @@ TEST(NiftiWriteNibabel, NibabelReadsWhatWeWrite) {
     EXPECT_NEAR(zooms[1], 2.5, 1e-6);
     EXPECT_NEAR(zooms[2], 3.0, 1e-6);
     if (c.volumes > 1) {
-      EXPECT_NEAR(zooms.at(3), 2.5, 1e-6);  // TR in seconds
+      EXPECT_NEAR(zooms.at(3), 2.5, 1e-6); // TR in seconds
     }
     EXPECT_EQ(r.at("units"), nlohmann::json::array({"mm", "sec"}));
     EXPECT_EQ(r.at("codes"), nlohmann::json::array({4, 4}));

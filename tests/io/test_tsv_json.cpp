@@ -46,9 +46,11 @@ TEST(Tsv, RaggedRowNamesLine) {
   TempDir dir;
   const auto p = dir / "ragged.tsv";
   write_text(p, "a\tb\tc\n1\t2\t3\n4\t5\n6\t7\t8\n");
-  expect_mentions(error_of([&] { read_tsv(p); }), {p.string(), "line 3", "2 tab-separated values", "3 columns"});
+  expect_mentions(error_of([&] { read_tsv(p); }),
+                  {p.string(), "line 3", "2 tab-separated values", "3 columns"});
   write_text(p, "a\tb\n1\t2\t3\n");
-  expect_mentions(error_of([&] { read_tsv(p); }), {p.string(), "line 2", "3 tab-separated values", "2 columns"});
+  expect_mentions(error_of([&] { read_tsv(p); }),
+                  {p.string(), "line 2", "3 tab-separated values", "2 columns"});
 }
 
 TEST(Tsv, BomAndCrlf) {
@@ -56,7 +58,7 @@ TEST(Tsv, BomAndCrlf) {
   const auto p = dir / "bom_crlf.tsv";
   write_text(p, "\xEF\xBB\xBFonset\tduration\r\n1\t2.5\r\n3\tn/a\r\n");
   const Table t = read_tsv(p);
-  ASSERT_EQ(t.columns(), (std::vector<std::string>{"onset", "duration"}));  // BOM gone
+  ASSERT_EQ(t.columns(), (std::vector<std::string>{"onset", "duration"})); // BOM gone
   EXPECT_EQ(t.cell(0, 1), "2.5");                                          // no trailing '\r'
   EXPECT_TRUE(t.is_na(1, 1));
   EXPECT_DOUBLE_EQ(t.numbers("duration")[0], 2.5);
@@ -79,7 +81,8 @@ TEST(Tsv, EmptyOrMissingFile) {
   expect_mentions(error_of([&] { read_tsv(p); }), {p.string(), "empty", "header row"});
   write_text(p, "\n1\n");
   expect_mentions(error_of([&] { read_tsv(p); }), {p.string(), "empty header row"});
-  expect_mentions(error_of([&] { read_tsv(dir / "nope.tsv"); }), {(dir / "nope.tsv").string(), "cannot open"});
+  expect_mentions(error_of([&] { read_tsv(dir / "nope.tsv"); }),
+                  {(dir / "nope.tsv").string(), "cannot open"});
 }
 
 TEST(Tsv, WriteRoundTripAndNumberFormat) {
@@ -104,7 +107,8 @@ TEST(Json, InvalidJsonNamesFile) {
   const auto p = dir / "sub-01_task-mid_bold.json";
   write_text(p, "{\n  \"RepetitionTime\": 2.0,\n  \"TaskName\": \"mid\"\n  \"SliceTiming\": [0, 1]\n}\n");
   expect_mentions(error_of([&] { read_json(p); }), {p.string(), "invalid JSON", "line 4"});
-  expect_mentions(error_of([&] { read_json(dir / "missing.json"); }), {(dir / "missing.json").string(), "cannot open"});
+  expect_mentions(error_of([&] { read_json(dir / "missing.json"); }),
+                  {(dir / "missing.json").string(), "cannot open"});
 }
 
 TEST(Json, BomIsAccepted) {

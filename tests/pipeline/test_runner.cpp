@@ -58,7 +58,7 @@ const pipeline::SubjectOutcome& outcome(const pipeline::RunSummary& s, const std
   throw std::runtime_error("no subject " + label);
 }
 
-}  // namespace
+} // namespace
 
 TEST(Runner, DemoDatasetCompletesWithCorrectMeanImage) {
   const auto d = fresh_dir("demo");
@@ -87,10 +87,11 @@ TEST(Runner, DemoDatasetCompletesWithCorrectMeanImage) {
   }
   EXPECT_LT(max_err, 1e-3);
 
-  const auto summary_json = io::read_json(d / "out/sub-02/func/sub-02_task-mid_run-01_desc-summary_bold.json");
+  const auto summary_json =
+      io::read_json(d / "out/sub-02/func/sub-02_task-mid_run-01_desc-summary_bold.json");
   EXPECT_EQ(summary_json.at("Volumes").get<int>(), 80);
-  EXPECT_DOUBLE_EQ(summary_json.at("RepetitionTime").get<double>(), 2.0);  // inherited from the root sidecar
-  EXPECT_GT(summary_json.at("MedianTSNRInMask").get<double>(), 20.0);      // noise sd 10 on ~1000
+  EXPECT_DOUBLE_EQ(summary_json.at("RepetitionTime").get<double>(), 2.0); // inherited from the root sidecar
+  EXPECT_GT(summary_json.at("MedianTSNRInMask").get<double>(), 20.0);     // noise sd 10 on ~1000
 
   const auto desc = io::read_json(d / "out/dataset_description.json");
   EXPECT_EQ(desc.at("DatasetType"), "derivative");
@@ -116,7 +117,8 @@ TEST(Runner, RerunSkipsCurrentSubjectsAndRecomputesWhenInputsChange) {
 
   // A killed run leaves a temporary and no provenance record: the rerun recomputes and cleans up.
   fs::remove(d / "out/sub-01/sub-01_desc-provenance.json");
-  testdata::write_text(d / "out/sub-01/func/.sub-01_task-mid_run-01_desc-mean_bold.nii.gz.tmp-rp999-0", "half");
+  testdata::write_text(d / "out/sub-01/func/.sub-01_task-mid_run-01_desc-mean_bold.nii.gz.tmp-rp999-0",
+                       "half");
   // Changed input for sub-02 (new events file content and size).
   testdata::write_text(d / "bids/sub-02/func/sub-02_task-mid_run-01_events.tsv",
                        "onset\tduration\ttrial_type\n10\t2\tgain_anticipation\n");
@@ -179,7 +181,8 @@ TEST(Runner, BadSubjectsFailClearlyAndOthersComplete) {
   expect_failure("06", {"sub-06_task-mid_run-01_bold.nii.gz", "expected a 4D time series"});
 
   const std::string text = summary.to_text();
-  for (const char* l : {"sub-02", "sub-03", "sub-04", "sub-05", "sub-06"}) EXPECT_NE(text.find(l), std::string::npos);
+  for (const char* l : {"sub-02", "sub-03", "sub-04", "sub-05", "sub-06"})
+    EXPECT_NE(text.find(l), std::string::npos);
   const auto json = io::read_json(d / "out/logs/summary.json");
   EXPECT_EQ(json.at("failed").get<int>(), 5);
   EXPECT_FALSE(fs::exists(d / "out/sub-02/sub-02_desc-provenance.json"));

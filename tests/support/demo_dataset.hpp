@@ -14,7 +14,7 @@ struct DemoOptions {
   std::array<std::int64_t, 3> bold_dims{20, 24, 12};
   std::int64_t bold_volumes = 80;
   double tr_s = 2.0;
-  bool with_pet = true;  // sub-01 also gets a PET study
+  bool with_pet = true; // sub-01 also gets a PET study
   std::uint32_t seed = 1;
 };
 
@@ -23,8 +23,9 @@ struct DemoOptions {
 void write_demo_dataset(const std::filesystem::path& root, const DemoOptions& options = {});
 
 // Pieces, for tests that build odd datasets.
-Volume make_bold_run(const std::array<std::int64_t, 3>& dims, std::int64_t volumes, double tr_s, std::uint32_t seed);
+Volume make_bold_run(const std::array<std::int64_t, 3>& dims, std::int64_t volumes, double tr_s,
+                     std::uint32_t seed);
 std::string mid_events_tsv(double run_duration_s, std::uint32_t seed);
 void write_text(const std::filesystem::path& path, const std::string& text);
 
-}  // namespace rewardpath::testdata
+} // namespace rewardpath::testdata

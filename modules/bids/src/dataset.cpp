@@ -178,7 +178,7 @@ void scan_datatypes(const fs::path& root, const fs::path& dir, const std::string
     run.image = f.path;
     run.entities = f.entities;
     const auto events = applicable_files(root, f.path, f.entities, "events", ".tsv");
-    if (!events.empty()) run.events = events.back();  // TSV files do not merge: the most specific one applies
+    if (!events.empty()) run.events = events.back(); // TSV files do not merge: the most specific one applies
     run.sidecars = applicable_files(root, f.path, f.entities, "bold", ".json");
     run.metadata = merged_json(run.sidecars);
     s.bold.push_back(std::move(run));
@@ -252,7 +252,7 @@ bool is_entity_dir(const fs::directory_entry& e, std::string_view prefix) {
   throw Error(fmt::format("no dataset_description.json in the BIDS folder; {}", hint)).context(root.string());
 }
 
-}  // namespace
+} // namespace
 
 const Subject* Dataset::find_subject(const std::string& label) const {
   const std::string bare = strip_sub(label);
@@ -266,9 +266,8 @@ io::Json inherited_metadata(const fs::path& root, const fs::path& data_file, std
   const fs::path f = normalized(data_file);
   const auto e = parse_filename(f.filename().string());
   if (!e)
-    throw Error(
-        "not a BIDS file name (expected key-value entities, a suffix and an extension, e.g. "
-        "sub-01_task-mid_bold.nii.gz)")
+    throw Error("not a BIDS file name (expected key-value entities, a suffix and an extension, e.g. "
+                "sub-01_task-mid_bold.nii.gz)")
         .context(f.string());
   auto files = applicable_files(r, f, *e, e->suffix, ".json");
   io::Json merged = merged_json(files);
@@ -287,9 +286,8 @@ Dataset discover(const fs::path& root_in) {
         "the BIDS dataset folder does not exist (BIDS_DIR is the folder holding dataset_description.json)")
         .context(root.string());
   if (!fs::is_directory(status))
-    throw Error(
-        "is a file, not a folder; BIDS_DIR is the dataset's top folder (the one holding "
-        "dataset_description.json)")
+    throw Error("is a file, not a folder; BIDS_DIR is the dataset's top folder (the one holding "
+                "dataset_description.json)")
         .context(root.string());
   const fs::path description = root / "dataset_description.json";
   if (!fs::exists(description, ec)) throw_missing_description(root);
@@ -344,4 +342,4 @@ std::vector<std::string> select_participants(const Dataset& dataset, const std::
   return out;
 }
 
-}  // namespace rewardpath::bids
+} // namespace rewardpath::bids

@@ -24,12 +24,12 @@ struct Pattern {
   Output kind;
   std::string_view name;
   Place place;
-  std::string_view datatype;  // for Place::datatype
-  std::string_view suffix;    // empty: the name ends with its last entity
+  std::string_view datatype; // for Place::datatype
+  std::string_view suffix;   // empty: the name ends with its last entity
   std::string_view extension;
-  std::vector<std::pair<std::string_view, std::string_view>> fixed;  // e.g. desc-confounds
-  std::vector<std::string_view> required;                            // extra entities that must be given
-  std::vector<std::string_view> optional;                            // extra entities that may be given
+  std::vector<std::pair<std::string_view, std::string_view>> fixed; // e.g. desc-confounds
+  std::vector<std::string_view> required;                           // extra entities that must be given
+  std::vector<std::string_view> optional;                           // extra entities that may be given
 };
 
 // The one table of output names. `extension` for xfm is a pseudo-entity: transforms come as .txt (ITK
@@ -105,12 +105,12 @@ std::string file_url(const fs::path& p) {
     if (std::isalnum(c) || c == '/' || c == '-' || c == '.' || c == '_' || c == '~')
       url += static_cast<char>(c);
     else
-      url += fmt::format("%{:02X}", c);  // spaces and the like, so the URL stays a URL
+      url += fmt::format("%{:02X}", c); // spaces and the like, so the URL stays a URL
   }
   return url;
 }
 
-}  // namespace
+} // namespace
 
 fs::path derivative_path(const fs::path& out_root, const Entities& source, Output kind,
                          const std::map<std::string, std::string>& extra) {
@@ -193,4 +193,4 @@ io::Json derivatives_description(const fs::path& source_dataset) {
   return d;
 }
 
-}  // namespace rewardpath::bids
+} // namespace rewardpath::bids

@@ -37,7 +37,7 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
   }
 }
 
-}  // namespace
+} // namespace
 
 std::string Entities::get(const std::string& key, const std::string& fallback) const {
   auto it = values.find(key);
@@ -56,7 +56,7 @@ std::optional<Entities> parse_filename(const std::string& filename) {
   if (filename.empty() || filename.front() == '.' || filename.find('/') != std::string::npos)
     return std::nullopt;
   const std::size_t dot = filename.find('.');
-  if (dot == std::string::npos) return std::nullopt;  // BIDS files always have an extension
+  if (dot == std::string::npos) return std::nullopt; // BIDS files always have an extension
   Entities e;
   e.extension = filename.substr(dot);
   if (!is_extension(e.extension)) return std::nullopt;
@@ -76,4 +76,4 @@ std::optional<Entities> parse_filename(const std::string& filename) {
   return e;
 }
 
-}  // namespace rewardpath::bids
+} // namespace rewardpath::bids

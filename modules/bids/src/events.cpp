@@ -58,7 +58,7 @@ std::string source_name(const Events& e) {
   return e.source.empty() ? std::string("events") : e.source.string();
 }
 
-}  // namespace
+} // namespace
 
 std::vector<std::string> Events::trial_types() const {
   std::set<std::string> distinct;
@@ -99,7 +99,7 @@ Events read_events(const std::filesystem::path& path, const EventColumns& column
           .context(path.string());
     ev.onset.push_back(parse_seconds(t, r, onset_col, "the onset in seconds from the start of the run"));
 
-    double d = 0.0;  // n/a duration: an impulse event, as BIDS permits
+    double d = 0.0; // n/a duration: an impulse event, as BIDS permits
     if (!is_na(t.cell(r, duration_col))) {
       d = parse_seconds(t, r, duration_col, "a duration in seconds, or n/a");
       if (d < 0)
@@ -154,4 +154,4 @@ void check_events_fit_run(const Events& events, double run_duration_s) {
   }
 }
 
-}  // namespace rewardpath::bids
+} // namespace rewardpath::bids

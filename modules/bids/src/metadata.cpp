@@ -58,7 +58,7 @@ std::optional<double> half_life_s(const std::string& radionuclide) {
   return it->second;
 }
 
-}  // namespace
+} // namespace
 
 BoldMetadata bold_metadata(const io::Json& merged, const std::string& where,
                            std::optional<std::int64_t> slices) {
@@ -247,4 +247,4 @@ BloodData read_blood(const std::filesystem::path& tsv) {
   return b;
 }
 
-}  // namespace rewardpath::bids
+} // namespace rewardpath::bids

@@ -18,7 +18,7 @@ constexpr std::string_view kTempMarker = ".tmp-rp";
 std::atomic<unsigned> g_counter{0};
 
 std::string errno_text() { return std::strerror(errno); }
-}  // namespace
+} // namespace
 
 AtomicFile::AtomicFile(fs::path target) : target_(std::move(target)) {
   std::error_code ec;
@@ -87,4 +87,4 @@ std::size_t remove_stale_temporaries(const fs::path& dir) {
   return removed;
 }
 
-}  // namespace rewardpath
+} // namespace rewardpath

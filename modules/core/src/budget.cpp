@@ -33,7 +33,7 @@ std::int64_t read_cgroup_limit() {
   }
   return 0;
 }
-}  // namespace
+} // namespace
 
 std::int64_t available_memory_bytes() {
   std::int64_t avail = read_meminfo_available();
@@ -46,8 +46,9 @@ ResourceBudget ResourceBudget::detect(int threads, double mem_gb) {
   ResourceBudget b;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   b.threads = threads > 0 ? threads : cores;
-  b.memory_bytes = mem_gb > 0 ? static_cast<std::int64_t>(mem_gb * 1024.0 * 1024.0 * 1024.0)
-                              : static_cast<std::int64_t>(0.8 * static_cast<double>(available_memory_bytes()));
+  b.memory_bytes = mem_gb > 0
+                       ? static_cast<std::int64_t>(mem_gb * 1024.0 * 1024.0 * 1024.0)
+                       : static_cast<std::int64_t>(0.8 * static_cast<double>(available_memory_bytes()));
   return b;
 }
 
@@ -70,4 +71,4 @@ std::int64_t MemoryGate::in_use() const {
   return used_;
 }
 
-}  // namespace rewardpath
+} // namespace rewardpath

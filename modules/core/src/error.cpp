@@ -24,4 +24,4 @@ void Error::rebuild() {
   }
 }
 
-}  // namespace rewardpath
+} // namespace rewardpath

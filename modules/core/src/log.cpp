@@ -17,21 +17,26 @@ void init(Verbosity verbosity) {
   auto logger = spdlog::stderr_color_mt("rewardpath");
   logger->set_pattern(stderr_is_terminal() ? "%^%l%$: %v" : "[%Y-%m-%d %H:%M:%S.%e] %l: %v");
   switch (verbosity) {
-    case Verbosity::quiet: logger->set_level(spdlog::level::warn); break;
-    case Verbosity::normal: logger->set_level(spdlog::level::info); break;
-    case Verbosity::verbose: logger->set_level(spdlog::level::debug); break;
-    case Verbosity::debug: logger->set_level(spdlog::level::trace); break;
+  case Verbosity::quiet:
+    logger->set_level(spdlog::level::warn);
+    break;
+  case Verbosity::normal:
+    logger->set_level(spdlog::level::info);
+    break;
+  case Verbosity::verbose:
+    logger->set_level(spdlog::level::debug);
+    break;
+  case Verbosity::debug:
+    logger->set_level(spdlog::level::trace);
+    break;
   }
   g_quiet = verbosity == Verbosity::quiet;
   spdlog::set_default_logger(logger);
 }
 
 Progress::Progress(std::string label, std::int64_t total)
-    : label_(std::move(label)),
-      total_(total),
-      interactive_(stderr_is_terminal() && !g_quiet),
-      start_(std::chrono::steady_clock::now()),
-      last_draw_(start_) {
+    : label_(std::move(label)), total_(total), interactive_(stderr_is_terminal() && !g_quiet),
+      start_(std::chrono::steady_clock::now()), last_draw_(start_) {
   spdlog::debug("{}: started ({} steps)", label_, total_);
 }
 
@@ -69,4 +74,4 @@ void Progress::done() {
   spdlog::debug("{}: finished {} of {} in {:.2f} s", label_, value_.load(), total_, s);
 }
 
-}  // namespace rewardpath::log
+} // namespace rewardpath::log

@@ -29,7 +29,7 @@ std::string iso8601(std::time_t t) {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
-}  // namespace
+} // namespace
 
 std::string utc_now_iso8601() { return iso8601(std::time(nullptr)); }
 
@@ -41,7 +41,8 @@ InputRecord describe_input(const fs::path& p) {
   if (ec) r.size_bytes = 0;
   const auto mtime = fs::last_write_time(p, ec);
   if (!ec) {
-    const auto sys = std::chrono::time_point_cast<std::chrono::system_clock::duration>(std::chrono::file_clock::to_sys(mtime));
+    const auto sys = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+        std::chrono::file_clock::to_sys(mtime));
     r.modified = iso8601(std::chrono::system_clock::to_time_t(sys));
     r.modified_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(mtime.time_since_epoch()).count();
   }
@@ -78,4 +79,4 @@ std::string Provenance::digest() const {
   return fmt::format("{:016x}", h);
 }
 
-}  // namespace rewardpath
+} // namespace rewardpath

@@ -29,8 +29,7 @@ bool Grid::same_sampling(const Grid& other, double tolerance_mm) const {
 }
 
 FloatBuffer::FloatBuffer(std::size_t count)
-    : storage_(new std::byte[count * sizeof(float)]),
-      data_(reinterpret_cast<float*>(storage_.get())),
+    : storage_(new std::byte[count * sizeof(float)]), data_(reinterpret_cast<float*>(storage_.get())),
       size_(count) {}
 
 FloatBuffer::FloatBuffer(std::size_t count, float fill) : FloatBuffer(count) {
@@ -60,7 +59,7 @@ std::size_t checked_count(const Grid& grid, std::int64_t volumes) {
   if (volumes < 1) throw Error("number of volumes must be >= 1, got " + std::to_string(volumes));
   return static_cast<std::size_t>(grid.voxel_count() * volumes);
 }
-}  // namespace
+} // namespace
 
 Volume::Volume(Grid grid, std::int64_t volumes)
     : grid_(std::move(grid)), volumes_(volumes), data_(checked_count(grid_, volumes)) {}
@@ -85,4 +84,4 @@ std::span<const float> Volume::volume(std::int64_t t) const {
   return {data_.data() + static_cast<std::size_t>(t) * n, n};
 }
 
-}  // namespace rewardpath
+} // namespace rewardpath

@@ -51,7 +51,7 @@ struct DecompressorDeleter {
 struct CompressorDeleter {
   void operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
 };
-}  // namespace
+} // namespace
 
 InflateResult gunzip_into(std::span<const std::byte> in, std::byte* out, std::size_t capacity) {
   std::unique_ptr<libdeflate_decompressor, DecompressorDeleter> d(libdeflate_alloc_decompressor());
@@ -67,9 +67,9 @@ InflateResult gunzip_into(std::span<const std::byte> in, std::byte* out, std::si
       throw Error("corrupt gzip data: no gzip member header at compressed byte " + std::to_string(in_pos));
     }
     std::size_t in_used = 0, out_got = 0;
-    const auto rc = libdeflate_gzip_decompress_ex(d.get(), in.data() + in_pos, in.size() - in_pos,
-                                                  out + result.bytes_out, capacity - result.bytes_out,
-                                                  &in_used, &out_got);
+    const auto rc =
+        libdeflate_gzip_decompress_ex(d.get(), in.data() + in_pos, in.size() - in_pos, out + result.bytes_out,
+                                      capacity - result.bytes_out, &in_used, &out_got);
     if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
       result.output_full = true;
       return result;
@@ -95,13 +95,15 @@ std::size_t read_prefix(const std::filesystem::path& path, std::byte* out, std::
     if (!in_prefix && !check_rest) break;
     if (!in_prefix && !scratch) scratch.reset(new std::byte[kScratch]);
     std::byte* dst = in_prefix ? out + got : scratch.get();
-    const unsigned chunk = static_cast<unsigned>(in_prefix ? std::min<std::size_t>(n - got, 1u << 30) : kScratch);
+    const unsigned chunk =
+        static_cast<unsigned>(in_prefix ? std::min<std::size_t>(n - got, 1u << 30) : kScratch);
     const int r = gzread(f, dst, chunk);
     if (r < 0) {
       int errnum = 0;
       std::string msg = gzerror(f, &errnum);
       // zlib prefixes the path; the caller's context names the file already.
-      if (const std::string prefix = path.string() + ": "; msg.starts_with(prefix)) msg.erase(0, prefix.size());
+      if (const std::string prefix = path.string() + ": "; msg.starts_with(prefix))
+        msg.erase(0, prefix.size());
       gzclose(f);
       throw Error("corrupt gzip data: " + msg);
     }
@@ -122,4 +124,4 @@ std::vector<std::byte> gzip_member(std::span<const std::byte> in, int level) {
   return out;
 }
 
-}  // namespace rewardpath::io::detail
+} // namespace rewardpath::io::detail

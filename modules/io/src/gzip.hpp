@@ -10,14 +10,14 @@ namespace rewardpath::io::detail {
 
 // Read-only memory map of a whole file.
 class MappedFile {
- public:
+public:
   explicit MappedFile(const std::filesystem::path& path);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
   std::span<const std::byte> bytes() const { return {data_, size_}; }
 
- private:
+private:
   const std::byte* data_ = nullptr;
   std::size_t size_ = 0;
 };
@@ -26,7 +26,7 @@ bool has_gzip_magic(std::span<const std::byte> bytes);
 
 struct InflateResult {
   std::size_t bytes_out = 0;
-  bool output_full = false;  // the stream holds more than `capacity` bytes
+  bool output_full = false; // the stream holds more than `capacity` bytes
 };
 
 // Inflates all gzip members of `in` into out[0, capacity) with libdeflate. Throws Error on
@@ -43,4 +43,4 @@ std::size_t read_prefix(const std::filesystem::path& path, std::byte* out, std::
 // Compresses `in` as one gzip member.
 std::vector<std::byte> gzip_member(std::span<const std::byte> in, int level);
 
-}  // namespace rewardpath::io::detail
+} // namespace rewardpath::io::detail

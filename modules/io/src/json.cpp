@@ -31,13 +31,14 @@ std::string describe(const Json& v) {
   if (s.size() > 40) s = s.substr(0, 37) + "...";
   return fmt::format("{} {}", v.type_name(), s);
 }
-}  // namespace
+} // namespace
 
 std::optional<double> optional_number(const Json& obj, const std::string& field, const std::string& where) {
   auto it = obj.find(field);
   if (it == obj.end() || it->is_null()) return std::nullopt;
   if (!it->is_number())
-    throw Error(fmt::format("field \"{}\": expected a number, found {}", field, describe(*it))).context(where);
+    throw Error(fmt::format("field \"{}\": expected a number, found {}", field, describe(*it)))
+        .context(where);
   return it->get<double>();
 }
 
@@ -46,11 +47,13 @@ double required_number(const Json& obj, const std::string& field, const std::str
   throw Error(fmt::format("required field \"{}\" is missing", field)).context(where);
 }
 
-std::optional<std::string> optional_string(const Json& obj, const std::string& field, const std::string& where) {
+std::optional<std::string> optional_string(const Json& obj, const std::string& field,
+                                           const std::string& where) {
   auto it = obj.find(field);
   if (it == obj.end() || it->is_null()) return std::nullopt;
   if (!it->is_string())
-    throw Error(fmt::format("field \"{}\": expected a string, found {}", field, describe(*it))).context(where);
+    throw Error(fmt::format("field \"{}\": expected a string, found {}", field, describe(*it)))
+        .context(where);
   return it->get<std::string>();
 }
 
@@ -65,10 +68,11 @@ std::optional<std::vector<double>> optional_number_array(const Json& obj, const 
   for (std::size_t i = 0; i < it->size(); ++i) {
     const Json& e = (*it)[i];
     if (!e.is_number())
-      throw Error(fmt::format("field \"{}\"[{}]: expected a number, found {}", field, i, describe(e))).context(where);
+      throw Error(fmt::format("field \"{}\"[{}]: expected a number, found {}", field, i, describe(e)))
+          .context(where);
     out.push_back(e.get<double>());
   }
   return out;
 }
 
-}  // namespace rewardpath::io
+} // namespace rewardpath::io

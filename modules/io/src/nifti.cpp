@@ -46,41 +46,61 @@ Affine from_dmat44(const nifti_dmat44& m) {
 
 double spatial_scale_to_mm(int units) {
   switch (units) {
-    case NIFTI_UNITS_METER: return 1000.0;
-    case NIFTI_UNITS_MICRON: return 0.001;
-    default: return 1.0;  // mm, or unknown (taken as mm, as every neuroimaging tool does)
+  case NIFTI_UNITS_METER:
+    return 1000.0;
+  case NIFTI_UNITS_MICRON:
+    return 0.001;
+  default:
+    return 1.0; // mm, or unknown (taken as mm, as every neuroimaging tool does)
   }
 }
 
 std::string spatial_units_name(int units) {
   switch (units) {
-    case NIFTI_UNITS_METER: return "m";
-    case NIFTI_UNITS_MM: return "mm";
-    case NIFTI_UNITS_MICRON: return "um";
-    default: return "unknown";
+  case NIFTI_UNITS_METER:
+    return "m";
+  case NIFTI_UNITS_MM:
+    return "mm";
+  case NIFTI_UNITS_MICRON:
+    return "um";
+  default:
+    return "unknown";
   }
 }
 
 std::string time_units_name(int units) {
   switch (units) {
-    case NIFTI_UNITS_SEC: return "s";
-    case NIFTI_UNITS_MSEC: return "ms";
-    case NIFTI_UNITS_USEC: return "us";
-    case NIFTI_UNITS_HZ: return "Hz";
-    case NIFTI_UNITS_PPM: return "ppm";
-    case NIFTI_UNITS_RADS: return "rad/s";
-    default: return "unknown";
+  case NIFTI_UNITS_SEC:
+    return "s";
+  case NIFTI_UNITS_MSEC:
+    return "ms";
+  case NIFTI_UNITS_USEC:
+    return "us";
+  case NIFTI_UNITS_HZ:
+    return "Hz";
+  case NIFTI_UNITS_PPM:
+    return "ppm";
+  case NIFTI_UNITS_RADS:
+    return "rad/s";
+  default:
+    return "unknown";
   }
 }
 
 std::string space_from_xform_code(int code) {
   switch (code) {
-    case NIFTI_XFORM_SCANNER_ANAT: return "scanner";
-    case NIFTI_XFORM_ALIGNED_ANAT: return "aligned";
-    case NIFTI_XFORM_TALAIRACH: return "talairach";
-    case NIFTI_XFORM_MNI_152: return "MNI152";
-    case NIFTI_XFORM_TEMPLATE_OTHER: return "template";
-    default: return "voxel";
+  case NIFTI_XFORM_SCANNER_ANAT:
+    return "scanner";
+  case NIFTI_XFORM_ALIGNED_ANAT:
+    return "aligned";
+  case NIFTI_XFORM_TALAIRACH:
+    return "talairach";
+  case NIFTI_XFORM_MNI_152:
+    return "MNI152";
+  case NIFTI_XFORM_TEMPLATE_OTHER:
+    return "template";
+  default:
+    return "voxel";
   }
 }
 
@@ -94,12 +114,19 @@ int xform_code_from_space(const std::string& space) {
 
 bool supported_datatype(int dt) {
   switch (dt) {
-    case NIFTI_TYPE_UINT8: case NIFTI_TYPE_INT8: case NIFTI_TYPE_INT16: case NIFTI_TYPE_UINT16:
-    case NIFTI_TYPE_INT32: case NIFTI_TYPE_UINT32: case NIFTI_TYPE_INT64: case NIFTI_TYPE_UINT64:
-    case NIFTI_TYPE_FLOAT32: case NIFTI_TYPE_FLOAT64:
-      return true;
-    default:
-      return false;
+  case NIFTI_TYPE_UINT8:
+  case NIFTI_TYPE_INT8:
+  case NIFTI_TYPE_INT16:
+  case NIFTI_TYPE_UINT16:
+  case NIFTI_TYPE_INT32:
+  case NIFTI_TYPE_UINT32:
+  case NIFTI_TYPE_INT64:
+  case NIFTI_TYPE_UINT64:
+  case NIFTI_TYPE_FLOAT32:
+  case NIFTI_TYPE_FLOAT64:
+    return true;
+  default:
+    return false;
   }
 }
 
@@ -120,8 +147,7 @@ struct RawFields {
   double scl_inter;
 };
 
-template <class H>
-RawFields raw_fields(const H& h) {
+template <class H> RawFields raw_fields(const H& h) {
   RawFields f{};
   for (int i = 0; i < 8; ++i) {
     f.dim[i] = h.dim[i];
@@ -130,7 +156,7 @@ RawFields raw_fields(const H& h) {
   f.datatype = h.datatype;
   f.bitpix = h.bitpix;
   f.vox_offset = static_cast<std::int64_t>(h.vox_offset);
-  f.scl_slope = h.scl_slope;  // as stored: niftilib replaces non-finite values with 0
+  f.scl_slope = h.scl_slope; // as stored: niftilib replaces non-finite values with 0
   f.scl_inter = h.scl_inter;
   return f;
 }
@@ -139,17 +165,18 @@ void check_affine(const Affine& a, const char* which) {
   for (int r = 0; r < 3; ++r)
     for (int c = 0; c < 4; ++c)
       if (!std::isfinite(a[r][c]))
-        throw Error(fmt::format("{} affine: element [{}][{}] is not finite; expected a finite voxel-to-world matrix",
-                                which, r, c));
+        throw Error(
+            fmt::format("{} affine: element [{}][{}] is not finite; expected a finite voxel-to-world matrix",
+                        which, r, c));
   const double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
                      a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
                      a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
   if (!(std::abs(det) > 1e-12))
-    throw Error(fmt::format("{} affine is singular (determinant {}); expected an invertible voxel-to-world matrix",
-                            which, det));
+    throw Error(fmt::format(
+        "{} affine is singular (determinant {}); expected an invertible voxel-to-world matrix", which, det));
 }
 
-}  // namespace
+} // namespace
 
 std::string NiftiHeader::datatype_name() const { return nifti_datatype_string(datatype); }
 
@@ -167,8 +194,7 @@ bool is_nifti_path(const fs::path& path) {
 NiftiHeader read_nifti_header(const fs::path& path, Expect expect) {
   return with_context(path.string(), [&] {
     const std::string name = path.filename().string();
-    if (!is_nifti_path(path))
-      throw Error("not a NIfTI file name: expected the extension .nii or .nii.gz");
+    if (!is_nifti_path(path)) throw Error("not a NIfTI file name: expected the extension .nii or .nii.gz");
     std::error_code ec;
     if (!fs::is_regular_file(path, ec)) throw Error("file does not exist or is not a regular file");
 
@@ -179,7 +205,8 @@ NiftiHeader read_nifti_header(const fs::path& path, Expect expect) {
     // Bytes 0..539 hold either header; fewer is a truncated file.
     alignas(8) std::byte buf[kNifti2HeaderSize] = {};
     const std::size_t got = detail::read_prefix(path, buf, sizeof buf);
-    if (got < 4) throw Error(fmt::format("file is truncated: {} bytes, a NIfTI header needs at least 348", got));
+    if (got < 4)
+      throw Error(fmt::format("file is truncated: {} bytes, a NIfTI header needs at least 348", got));
 
     std::int32_t sizeof_hdr = 0;
     std::memcpy(&sizeof_hdr, buf, 4);
@@ -190,8 +217,9 @@ NiftiHeader read_nifti_header(const fs::path& path, Expect expect) {
         sizeof_hdr = s;
         swapped = true;
       } else {
-        throw Error(fmt::format("not a NIfTI file: header field sizeof_hdr is {}; expected 348 (NIfTI-1) or 540 (NIfTI-2)",
-                                sizeof_hdr));
+        throw Error(fmt::format(
+            "not a NIfTI file: header field sizeof_hdr is {}; expected 348 (NIfTI-1) or 540 (NIfTI-2)",
+            sizeof_hdr));
       }
     }
     if (got < static_cast<std::size_t>(sizeof_hdr))
@@ -209,7 +237,8 @@ NiftiHeader read_nifti_header(const fs::path& path, Expect expect) {
       std::memcpy(&n1, buf, sizeof n1);
       if (std::memcmp(n1.magic, "n+1\0", 4) != 0) {
         if (std::memcmp(n1.magic, "ni1\0", 4) == 0)
-          throw Error("header field magic is \"ni1\" (a .hdr/.img pair header); expected \"n+1\" in a single .nii file");
+          throw Error("header field magic is \"ni1\" (a .hdr/.img pair header); expected \"n+1\" in a single "
+                      ".nii file");
         throw Error("header field magic is not \"n+1\": not a NIfTI-1 file (Analyze 7.5 is not supported)");
       }
       nifti_1_header checked = n1;
@@ -219,7 +248,8 @@ NiftiHeader read_nifti_header(const fs::path& path, Expect expect) {
       std::memcpy(&n2, buf, sizeof n2);
       if (std::memcmp(n2.magic, "n+2\0", 4) != 0) {
         if (std::memcmp(n2.magic, "ni2\0", 4) == 0)
-          throw Error("header field magic is \"ni2\" (a .hdr/.img pair header); expected \"n+2\" in a single .nii file");
+          throw Error("header field magic is \"ni2\" (a .hdr/.img pair header); expected \"n+2\" in a single "
+                      ".nii file");
         throw Error("header field magic is not \"n+2\": not a NIfTI-2 file");
       }
       nifti_2_header checked = n2;
@@ -229,7 +259,8 @@ NiftiHeader read_nifti_header(const fs::path& path, Expect expect) {
 
     // dim
     if (f.dim[0] < 1 || f.dim[0] > 7)
-      throw Error(fmt::format("header field dim[0] is {}; expected the number of dimensions, 1 to 7", f.dim[0]));
+      throw Error(
+          fmt::format("header field dim[0] is {}; expected the number of dimensions, 1 to 7", f.dim[0]));
     h.ndim = static_cast<int>(f.dim[0]);
     for (int i = 1; i <= 7; ++i) {
       if (i <= h.ndim && f.dim[i] < 1)
@@ -238,8 +269,9 @@ NiftiHeader read_nifti_header(const fs::path& path, Expect expect) {
     }
     for (int i = 5; i <= 7; ++i)
       if (h.dim[i - 1] > 1)
-        throw Error(fmt::format("image has {} dimensions ({}); rewardpath reads 3D images and 4D time series only",
-                                h.ndim, h.shape_string()));
+        throw Error(
+            fmt::format("image has {} dimensions ({}); rewardpath reads 3D images and 4D time series only",
+                        h.ndim, h.shape_string()));
 
     // datatype
     h.datatype = f.datatype;
@@ -258,8 +290,8 @@ NiftiHeader read_nifti_header(const fs::path& path, Expect expect) {
     for (int i = 1; i <= 3; ++i) {
       if (i > h.ndim) continue;
       if (!std::isfinite(f.pixdim[i]) || f.pixdim[i] <= 0.0)
-        throw Error(fmt::format("header field pixdim[{}] (voxel size) is {}; expected a finite size > 0",
-                                i, f.pixdim[i]));
+        throw Error(fmt::format("header field pixdim[{}] (voxel size) is {}; expected a finite size > 0", i,
+                                f.pixdim[i]));
     }
 
     // offset of the voxel data
@@ -272,9 +304,11 @@ NiftiHeader read_nifti_header(const fs::path& path, Expect expect) {
     {
       std::int64_t bytes = h.bytes_per_voxel, end = 0;
       for (int i = 0; i < 4; ++i)
-        if (__builtin_mul_overflow(bytes, h.dim[i], &bytes) || __builtin_add_overflow(bytes, h.vox_offset, &end))
+        if (__builtin_mul_overflow(bytes, h.dim[i], &bytes) ||
+            __builtin_add_overflow(bytes, h.vox_offset, &end))
           throw Error(fmt::format("header dims {} of {} from offset {} describe more than 2^63 bytes; "
-                                  "expected an image size", h.shape_string(), h.datatype_name(), h.vox_offset));
+                                  "expected an image size",
+                                  h.shape_string(), h.datatype_name(), h.vox_offset));
     }
 
     // scaling: slope 0 or non-finite means no scaling (NIfTI standard; nibabel does the same)
@@ -330,10 +364,18 @@ NiftiHeader read_nifti_header(const fs::path& path, Expect expect) {
     h.time_units = time_units_name(nim->time_units);
     if (h.ndim >= 4 && std::isfinite(f.pixdim[4]) && f.pixdim[4] > 0.0) {
       switch (nim->time_units) {
-        case NIFTI_UNITS_MSEC: h.time_step_s = f.pixdim[4] / 1000.0; break;
-        case NIFTI_UNITS_USEC: h.time_step_s = f.pixdim[4] / 1e6; break;
-        case NIFTI_UNITS_SEC: case NIFTI_UNITS_UNKNOWN: h.time_step_s = f.pixdim[4]; break;
-        default: h.time_step_s = 0.0;  // Hz, ppm, rad/s: the 4th axis is not time
+      case NIFTI_UNITS_MSEC:
+        h.time_step_s = f.pixdim[4] / 1000.0;
+        break;
+      case NIFTI_UNITS_USEC:
+        h.time_step_s = f.pixdim[4] / 1e6;
+        break;
+      case NIFTI_UNITS_SEC:
+      case NIFTI_UNITS_UNKNOWN:
+        h.time_step_s = f.pixdim[4];
+        break;
+      default:
+        h.time_step_s = 0.0; // Hz, ppm, rad/s: the 4th axis is not time
       }
     }
     h.description = std::string(nim->descrip, strnlen(nim->descrip, sizeof nim->descrip));
@@ -365,8 +407,7 @@ NiftiHeader read_nifti_header(const fs::path& path, Expect expect) {
 
 namespace {
 
-template <class T>
-float load_as_float(const std::byte* p, bool swap) {
+template <class T> float load_as_float(const std::byte* p, bool swap) {
   T v;
   if (swap) {
     std::byte tmp[sizeof(T)];
@@ -380,8 +421,7 @@ float load_as_float(const std::byte* p, bool swap) {
 
 // Converts n values of type T stored at `base` into floats at `base`, in place. Wider types go
 // forward (writes trail reads), narrower types backward (writes stay ahead of unread input).
-template <class T>
-void convert_in_place(std::byte* base, std::size_t n, bool swap) {
+template <class T> void convert_in_place(std::byte* base, std::size_t n, bool swap) {
   if constexpr (std::is_same_v<T, float>) {
     if (!swap) return;
   }
@@ -400,17 +440,28 @@ void convert_in_place(std::byte* base, std::size_t n, bool swap) {
 
 void convert_to_float(int datatype, std::byte* base, std::size_t n, bool swap) {
   switch (datatype) {
-    case NIFTI_TYPE_UINT8: return convert_in_place<std::uint8_t>(base, n, swap);
-    case NIFTI_TYPE_INT8: return convert_in_place<std::int8_t>(base, n, swap);
-    case NIFTI_TYPE_INT16: return convert_in_place<std::int16_t>(base, n, swap);
-    case NIFTI_TYPE_UINT16: return convert_in_place<std::uint16_t>(base, n, swap);
-    case NIFTI_TYPE_INT32: return convert_in_place<std::int32_t>(base, n, swap);
-    case NIFTI_TYPE_UINT32: return convert_in_place<std::uint32_t>(base, n, swap);
-    case NIFTI_TYPE_INT64: return convert_in_place<std::int64_t>(base, n, swap);
-    case NIFTI_TYPE_UINT64: return convert_in_place<std::uint64_t>(base, n, swap);
-    case NIFTI_TYPE_FLOAT32: return convert_in_place<float>(base, n, swap);
-    case NIFTI_TYPE_FLOAT64: return convert_in_place<double>(base, n, swap);
-    default: throw Error("unsupported datatype " + std::to_string(datatype));
+  case NIFTI_TYPE_UINT8:
+    return convert_in_place<std::uint8_t>(base, n, swap);
+  case NIFTI_TYPE_INT8:
+    return convert_in_place<std::int8_t>(base, n, swap);
+  case NIFTI_TYPE_INT16:
+    return convert_in_place<std::int16_t>(base, n, swap);
+  case NIFTI_TYPE_UINT16:
+    return convert_in_place<std::uint16_t>(base, n, swap);
+  case NIFTI_TYPE_INT32:
+    return convert_in_place<std::int32_t>(base, n, swap);
+  case NIFTI_TYPE_UINT32:
+    return convert_in_place<std::uint32_t>(base, n, swap);
+  case NIFTI_TYPE_INT64:
+    return convert_in_place<std::int64_t>(base, n, swap);
+  case NIFTI_TYPE_UINT64:
+    return convert_in_place<std::uint64_t>(base, n, swap);
+  case NIFTI_TYPE_FLOAT32:
+    return convert_in_place<float>(base, n, swap);
+  case NIFTI_TYPE_FLOAT64:
+    return convert_in_place<double>(base, n, swap);
+  default:
+    throw Error("unsupported datatype " + std::to_string(datatype));
   }
 }
 
@@ -444,7 +495,7 @@ void read_exact_at(int fd, std::byte* out, std::size_t n, std::int64_t offset) {
   }
 }
 
-}  // namespace
+} // namespace
 
 Volume read_nifti_voxels(const NiftiHeader& h) {
   return with_context(h.path.string(), [&] {
@@ -519,16 +570,19 @@ namespace {
 
 int nifti_datatype_of(StoredType t) {
   switch (t) {
-    case StoredType::float32: return NIFTI_TYPE_FLOAT32;
-    case StoredType::int16: return NIFTI_TYPE_INT16;
-    case StoredType::uint8: return NIFTI_TYPE_UINT8;
-    case StoredType::int32: return NIFTI_TYPE_INT32;
+  case StoredType::float32:
+    return NIFTI_TYPE_FLOAT32;
+  case StoredType::int16:
+    return NIFTI_TYPE_INT16;
+  case StoredType::uint8:
+    return NIFTI_TYPE_UINT8;
+  case StoredType::int32:
+    return NIFTI_TYPE_INT32;
   }
   return NIFTI_TYPE_FLOAT32;
 }
 
-template <class T>
-void store_chunk(const float* in, std::size_t n, std::byte* out) {
+template <class T> void store_chunk(const float* in, std::size_t n, std::byte* out) {
   for (std::size_t i = 0; i < n; ++i) {
     const float v = in[i];
     const double r = std::nearbyint(static_cast<double>(v));
@@ -545,10 +599,15 @@ void store_chunk(const float* in, std::size_t n, std::byte* out) {
 // write_nifti's context (adding it here too named the file twice).
 void encode(StoredType type, const float* in, std::size_t n, std::byte* out) {
   switch (type) {
-    case StoredType::float32: std::memcpy(out, in, n * sizeof(float)); return;
-    case StoredType::int16: return store_chunk<std::int16_t>(in, n, out);
-    case StoredType::uint8: return store_chunk<std::uint8_t>(in, n, out);
-    case StoredType::int32: return store_chunk<std::int32_t>(in, n, out);
+  case StoredType::float32:
+    std::memcpy(out, in, n * sizeof(float));
+    return;
+  case StoredType::int16:
+    return store_chunk<std::int16_t>(in, n, out);
+  case StoredType::uint8:
+    return store_chunk<std::uint8_t>(in, n, out);
+  case StoredType::int32:
+    return store_chunk<std::int32_t>(in, n, out);
   }
 }
 
@@ -583,8 +642,9 @@ std::vector<std::byte> make_header_bytes(const Volume& v, const NiftiWriteOption
   std::snprintf(nim->descrip, sizeof nim->descrip, "%s", descrip.c_str());
   std::snprintf(nim->intent_name, sizeof nim->intent_name, "%s", opt.intent_name.c_str());
 
-  const bool needs_v2 = std::any_of(std::begin(dims) + 1, std::end(dims),
-                                    [](std::int64_t d) { return d > std::numeric_limits<std::int16_t>::max(); });
+  const bool needs_v2 = std::any_of(std::begin(dims) + 1, std::end(dims), [](std::int64_t d) {
+    return d > std::numeric_limits<std::int16_t>::max();
+  });
   std::vector<std::byte> bytes;
   if (!needs_v2) {
     nifti_1_header hdr;
@@ -601,10 +661,10 @@ std::vector<std::byte> make_header_bytes(const Volume& v, const NiftiWriteOption
     bytes.resize(544, std::byte{0});
     std::memcpy(bytes.data(), &hdr, sizeof hdr);
   }
-  return bytes;  // the 4 bytes after the header (extension flag) stay zero: no extensions
+  return bytes; // the 4 bytes after the header (extension flag) stay zero: no extensions
 }
 
-}  // namespace
+} // namespace
 
 void write_nifti(const fs::path& path, const Volume& v, const NiftiWriteOptions& opt) {
   with_context(path.string(), [&] {
@@ -633,7 +693,7 @@ void write_nifti(const fs::path& path, const Volume& v, const NiftiWriteOptions&
       // reader (zlib, Python's gzip/nibabel, gzip -d) reads a multi-member stream as one file.
       const auto first = detail::gzip_member(header, opt.gzip_level);
       out.write(first.data(), first.size());
-      constexpr std::size_t chunk = 1 << 21;  // voxels per member
+      constexpr std::size_t chunk = 1 << 21; // voxels per member
       const std::size_t members = (v.size() + chunk - 1) / chunk;
       const std::size_t batch = 8;
       for (std::size_t b0 = 0; b0 < members; b0 += batch) {
@@ -653,4 +713,4 @@ void write_nifti(const fs::path& path, const Volume& v, const NiftiWriteOptions&
   });
 }
 
-}  // namespace rewardpath::io
+} // namespace rewardpath::io

@@ -17,7 +17,8 @@ std::vector<std::string> split_tabs(std::string_view line) {
   std::size_t start = 0;
   while (true) {
     const std::size_t tab = line.find('\t', start);
-    cells.emplace_back(line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start));
+    cells.emplace_back(
+        line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start));
     if (tab == std::string_view::npos) break;
     start = tab + 1;
   }
@@ -29,7 +30,7 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\r')) s.remove_suffix(1);
   return s;
 }
-}  // namespace
+} // namespace
 
 std::optional<double> parse_number(std::string_view text) {
   text = trim(text);
@@ -66,14 +67,16 @@ std::size_t Table::line_of_row(std::size_t row) const {
   return row < row_lines_.size() ? row_lines_[row] : row + 2;
 }
 
-bool Table::is_number(std::size_t row, std::size_t col) const { return parse_number(cell(row, col)).has_value(); }
+bool Table::is_number(std::size_t row, std::size_t col) const {
+  return parse_number(cell(row, col)).has_value();
+}
 
 double Table::number(std::size_t row, std::size_t col) const {
   const std::string& c = cell(row, col);
   if (trim(c) == "n/a") return std::nan("");
   if (auto v = parse_number(c)) return *v;
-  throw Error(fmt::format("line {}, column \"{}\": \"{}\" is not a number (expected a number or n/a)", line_of_row(row),
-                          columns_.at(col), c))
+  throw Error(fmt::format("line {}, column \"{}\": \"{}\" is not a number (expected a number or n/a)",
+                          line_of_row(row), columns_.at(col), c))
       .context(source_.string());
 }
 
@@ -101,23 +104,25 @@ Table read_tsv(const std::filesystem::path& path) {
   while (std::getline(in, line)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line_no == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);  // UTF-8 BOM
+    if (line_no == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3); // UTF-8 BOM
     if (line_no == 1) {
-      if (line.empty()) throw Error("empty header row; a BIDS TSV file starts with column names").context(path.string());
+      if (line.empty())
+        throw Error("empty header row; a BIDS TSV file starts with column names").context(path.string());
       t.columns_ = split_tabs(line);
       for (auto& c : t.columns_) c = std::string(trim(c));
       continue;
     }
-    if (line.empty()) continue;  // tolerate blank lines (common at end of file)
+    if (line.empty()) continue; // tolerate blank lines (common at end of file)
     auto cells = split_tabs(line);
     if (cells.size() != t.columns_.size())
-      throw Error(fmt::format("line {} has {} tab-separated values, the header has {} columns", line_no, cells.size(),
-                              t.columns_.size()))
+      throw Error(fmt::format("line {} has {} tab-separated values, the header has {} columns", line_no,
+                              cells.size(), t.columns_.size()))
           .context(path.string());
     t.rows_.push_back(std::move(cells));
     t.row_lines_.push_back(line_no);
   }
-  if (line_no == 0) throw Error("file is empty; a BIDS TSV file starts with a header row").context(path.string());
+  if (line_no == 0)
+    throw Error("file is empty; a BIDS TSV file starts with a header row").context(path.string());
   return t;
 }
 
@@ -133,6 +138,8 @@ std::string to_tsv_text(const Table& table) {
   return out;
 }
 
-void write_tsv(const std::filesystem::path& path, const Table& table) { write_file_atomic(path, to_tsv_text(table)); }
+void write_tsv(const std::filesystem::path& path, const Table& table) {
+  write_file_atomic(path, to_tsv_text(table));
+}
 
-}  // namespace rewardpath::io
+} // namespace rewardpath::io

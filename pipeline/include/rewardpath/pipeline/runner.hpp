@@ -13,12 +13,12 @@ namespace rewardpath::pipeline {
 struct RunParams {
   std::filesystem::path bids_dir;
   std::filesystem::path out_dir;
-  std::vector<std::string> participant_labels;  // empty: all subjects
-  std::filesystem::path config_file;            // empty: defaults
-  int threads = 0;                              // 0: all cores
-  double mem_gb = 0.0;                          // 0: 80% of available memory
-  bool force = false;                           // recompute even when outputs are current
-  std::string command_line;                     // recorded in provenance
+  std::vector<std::string> participant_labels; // empty: all subjects
+  std::filesystem::path config_file;           // empty: defaults
+  int threads = 0;                             // 0: all cores
+  double mem_gb = 0.0;                         // 0: 80% of available memory
+  bool force = false;                          // recompute even when outputs are current
+  std::string command_line;                    // recorded in provenance
 };
 
 enum class SubjectStatus { completed, up_to_date, failed };
@@ -26,7 +26,7 @@ enum class SubjectStatus { completed, up_to_date, failed };
 struct SubjectOutcome {
   std::string label;
   SubjectStatus status = SubjectStatus::failed;
-  std::string error;  // why it failed: file, field and what was expected
+  std::string error; // why it failed: file, field and what was expected
   std::vector<std::filesystem::path> outputs;
   double seconds = 0.0;
 };
@@ -47,4 +47,4 @@ struct RunSummary {
 // participant label, bad config) are thrown; per-subject problems end up in the summary.
 RunSummary run_participant_level(const RunParams& params);
 
-}  // namespace rewardpath::pipeline
+} // namespace rewardpath::pipeline

@@ -11,29 +11,29 @@
 namespace rewardpath::bids {
 
 struct BoldRun {
-  std::filesystem::path image;   // *_bold.nii[.gz]
-  std::filesystem::path events;  // matching *_events.tsv, empty if none
+  std::filesystem::path image;  // *_bold.nii[.gz]
+  std::filesystem::path events; // matching *_events.tsv, empty if none
   Entities entities;
-  io::Json metadata = io::Json::object();       // merged sidecars, most specific last
-  std::vector<std::filesystem::path> sidecars;  // applied order, least specific first
+  io::Json metadata = io::Json::object();      // merged sidecars, most specific last
+  std::vector<std::filesystem::path> sidecars; // applied order, least specific first
 };
 
 struct PetRun {
-  std::filesystem::path image;  // *_pet.nii[.gz]
+  std::filesystem::path image; // *_pet.nii[.gz]
   Entities entities;
   io::Json metadata = io::Json::object();
   std::vector<std::filesystem::path> sidecars;
-  std::vector<std::filesystem::path> blood;  // matching *_blood.tsv (one per recording), may be empty
+  std::vector<std::filesystem::path> blood; // matching *_blood.tsv (one per recording), may be empty
 };
 
 struct AnatImage {
-  std::filesystem::path image;  // *_T1w.nii[.gz]
+  std::filesystem::path image; // *_T1w.nii[.gz]
   Entities entities;
 };
 
 struct Subject {
-  std::string label;                  // without "sub-"
-  std::vector<std::string> sessions;  // without "ses-"; empty if the dataset has no sessions
+  std::string label;                 // without "sub-"
+  std::vector<std::string> sessions; // without "ses-"; empty if the dataset has no sessions
   std::vector<BoldRun> bold;
   std::vector<PetRun> pet;
   std::vector<AnatImage> t1w;
@@ -41,11 +41,11 @@ struct Subject {
 
 struct Dataset {
   std::filesystem::path root;
-  io::Json description = io::Json::object();  // dataset_description.json
-  std::vector<Subject> subjects;              // sorted by label, digit runs by value (2 before 10)
-  std::filesystem::path participants_tsv;     // empty if absent
+  io::Json description = io::Json::object(); // dataset_description.json
+  std::vector<Subject> subjects;             // sorted by label, digit runs by value (2 before 10)
+  std::filesystem::path participants_tsv;    // empty if absent
 
-  const Subject* find_subject(const std::string& label) const;  // with or without "sub-"
+  const Subject* find_subject(const std::string& label) const; // with or without "sub-"
 };
 
 // Scans a BIDS dataset (root is made absolute). Errors: root missing or not a directory, no
@@ -65,4 +65,4 @@ io::Json inherited_metadata(const std::filesystem::path& root, const std::filesy
 // input selects every subject. An unknown label is an error listing the labels that exist.
 std::vector<std::string> select_participants(const Dataset& dataset, const std::vector<std::string>& labels);
 
-}  // namespace rewardpath::bids
+} // namespace rewardpath::bids

@@ -8,9 +8,9 @@
 namespace rewardpath::bids {
 
 struct Entities {
-  std::map<std::string, std::string> values;  // key -> label, e.g. "task" -> "mid"
-  std::string suffix;                         // e.g. "bold"
-  std::string extension;                      // with the dot(s), e.g. ".nii.gz"
+  std::map<std::string, std::string> values; // key -> label, e.g. "task" -> "mid"
+  std::string suffix;                        // e.g. "bold"
+  std::string extension;                     // with the dot(s), e.g. ".nii.gz"
 
   bool has(const std::string& key) const { return values.count(key) != 0; }
   std::string get(const std::string& key, const std::string& fallback = "") const;
@@ -22,4 +22,4 @@ struct Entities {
 // Parses a file name (not a path). Returns nullopt when the name is not BIDS-shaped.
 std::optional<Entities> parse_filename(const std::string& filename);
 
-}  // namespace rewardpath::bids
+} // namespace rewardpath::bids

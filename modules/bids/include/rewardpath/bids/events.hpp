@@ -9,15 +9,15 @@ namespace rewardpath::bids {
 
 struct Events {
   std::filesystem::path source;
-  std::vector<double> onset;                    // seconds from the first volume's acquisition start
-  std::vector<double> duration;                 // seconds, >= 0 (0 = impulse)
-  std::vector<std::string> trial_type;          // "n/a" kept as is; empty strings when the column is absent
-  std::vector<std::string> modulator_names;     // numeric columns other than onset/duration
-  std::vector<std::vector<double>> modulators;  // [column][event], NaN for n/a
-  std::vector<std::size_t> line;                // line of each event in the source file, for messages
+  std::vector<double> onset;                   // seconds from the first volume's acquisition start
+  std::vector<double> duration;                // seconds, >= 0 (0 = impulse)
+  std::vector<std::string> trial_type;         // "n/a" kept as is; empty strings when the column is absent
+  std::vector<std::string> modulator_names;    // numeric columns other than onset/duration
+  std::vector<std::vector<double>> modulators; // [column][event], NaN for n/a
+  std::vector<std::size_t> line;               // line of each event in the source file, for messages
 
   std::size_t size() const { return onset.size(); }
-  std::vector<std::string> trial_types() const;  // distinct, sorted, without "n/a"
+  std::vector<std::string> trial_types() const; // distinct, sorted, without "n/a"
 };
 
 // Reads and validates: required columns onset and duration; numeric onsets (n/a not allowed);
@@ -42,4 +42,4 @@ Events read_events(const std::filesystem::path& path, const EventColumns& column
 // are allowed (the response is truncated), as fMRI tools do.
 void check_events_fit_run(const Events& events, double run_duration_s);
 
-}  // namespace rewardpath::bids
+} // namespace rewardpath::bids

@@ -9,11 +9,11 @@
 namespace rewardpath {
 
 class AtomicFile {
- public:
-  explicit AtomicFile(std::filesystem::path target);  // creates parent directories
+public:
+  explicit AtomicFile(std::filesystem::path target); // creates parent directories
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
-  ~AtomicFile();  // removes the temporary file unless committed
+  ~AtomicFile(); // removes the temporary file unless committed
 
   void write(const void* bytes, std::size_t n);
   void write(std::string_view text) { write(text.data(), text.size()); }
@@ -21,7 +21,7 @@ class AtomicFile {
 
   const std::filesystem::path& target() const { return target_; }
 
- private:
+private:
   std::filesystem::path target_;
   std::filesystem::path temp_;
   int fd_ = -1;
@@ -33,4 +33,4 @@ void write_file_atomic(const std::filesystem::path& target, std::string_view con
 // Removes temporary files left in `dir` (recursively) by killed runs; returns how many.
 std::size_t remove_stale_temporaries(const std::filesystem::path& dir);
 
-}  // namespace rewardpath
+} // namespace rewardpath

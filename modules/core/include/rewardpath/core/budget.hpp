@@ -21,13 +21,13 @@ std::int64_t available_memory_bytes();
 // Counting semaphore over bytes. A request larger than the whole budget is admitted alone, so
 // one oversized subject still runs (by itself) instead of waiting for ever.
 class MemoryGate {
- public:
+public:
   explicit MemoryGate(std::int64_t budget_bytes) : budget_(budget_bytes) {}
   void acquire(std::int64_t bytes);
   void release(std::int64_t bytes);
   std::int64_t in_use() const;
 
- private:
+private:
   std::int64_t budget_;
   std::int64_t used_ = 0;
   mutable std::mutex mutex_;
@@ -35,15 +35,17 @@ class MemoryGate {
 };
 
 class MemoryReservation {
- public:
-  MemoryReservation(MemoryGate& gate, std::int64_t bytes) : gate_(gate), bytes_(bytes) { gate_.acquire(bytes_); }
+public:
+  MemoryReservation(MemoryGate& gate, std::int64_t bytes) : gate_(gate), bytes_(bytes) {
+    gate_.acquire(bytes_);
+  }
   ~MemoryReservation() { gate_.release(bytes_); }
   MemoryReservation(const MemoryReservation&) = delete;
   MemoryReservation& operator=(const MemoryReservation&) = delete;
 
- private:
+private:
   MemoryGate& gate_;
   std::int64_t bytes_;
 };
 
-}  // namespace rewardpath
+} // namespace rewardpath

@@ -10,7 +10,7 @@
 namespace rewardpath {
 
 class Error : public std::exception {
- public:
+public:
   explicit Error(std::string message);
 
   // Adds an outer layer of context (a file, a subject, a stage) and returns *this for rethrow.
@@ -23,15 +23,14 @@ class Error : public std::exception {
   // Context layers, innermost first (layers()[0] is the message itself).
   const std::vector<std::string>& layers() const { return layers_; }
 
- private:
+private:
   void rebuild();
   std::vector<std::string> layers_;
   std::string full_;
 };
 
 // Runs f(); any Error (or std::exception) leaving it gains `outer` as context.
-template <class F>
-decltype(auto) with_context(const std::string& outer, F&& f) {
+template <class F> decltype(auto) with_context(const std::string& outer, F&& f) {
   try {
     return std::forward<F>(f)();
   } catch (Error& e) {
@@ -44,4 +43,4 @@ decltype(auto) with_context(const std::string& outer, F&& f) {
   }
 }
 
-}  // namespace rewardpath
+} // namespace rewardpath

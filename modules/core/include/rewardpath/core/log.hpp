@@ -18,15 +18,15 @@ void init(Verbosity verbosity);
 bool stderr_is_terminal();
 
 class Progress {
- public:
+public:
   Progress(std::string label, std::int64_t total);
   ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
-  void advance(std::int64_t n = 1);  // thread-safe
+  void advance(std::int64_t n = 1); // thread-safe
   void done();
 
- private:
+private:
   void draw(std::int64_t value);
   std::string label_;
   std::int64_t total_;
@@ -37,4 +37,4 @@ class Progress {
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 
-}  // namespace rewardpath::log
+} // namespace rewardpath::log

@@ -9,14 +9,14 @@
 
 namespace rewardpath {
 
-const std::string& version();          // e.g. "0.1.0"
-const std::string& version_detail();   // e.g. "0.1.0 (git 1a2b3c4)"
+const std::string& version();        // e.g. "0.1.0"
+const std::string& version_detail(); // e.g. "0.1.0 (git 1a2b3c4)"
 
 struct InputRecord {
   std::string path;
   std::uintmax_t size_bytes = 0;
-  std::string modified;  // ISO 8601 UTC
-  std::int64_t modified_ns = 0;  // full-resolution mtime: a same-second rewrite still counts as a change
+  std::string modified;         // ISO 8601 UTC
+  std::int64_t modified_ns = 0; // full-resolution mtime: a same-second rewrite still counts as a change
 };
 InputRecord describe_input(const std::filesystem::path& p);
 
@@ -24,7 +24,7 @@ struct Provenance {
   std::string command_line;
   nlohmann::json config = nlohmann::json::object();
   std::vector<InputRecord> inputs;
-  std::string started;   // ISO 8601 UTC
+  std::string started; // ISO 8601 UTC
   std::string finished;
   int threads = 0;
 
@@ -35,4 +35,4 @@ struct Provenance {
 
 std::string utc_now_iso8601();
 
-}  // namespace rewardpath
+} // namespace rewardpath

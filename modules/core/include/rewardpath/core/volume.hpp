@@ -32,13 +32,12 @@ struct Grid {
 // Contiguous float storage that can adopt a larger raw byte allocation, so a reader can decode
 // into its final buffer in place (one decoded copy of a 4D run, never two).
 class FloatBuffer {
- public:
+public:
   FloatBuffer() = default;
-  explicit FloatBuffer(std::size_t count);  // uninitialised
+  explicit FloatBuffer(std::size_t count); // uninitialised
   FloatBuffer(std::size_t count, float fill);
   // Takes ownership of `storage`; the floats start `byte_offset` bytes in (a multiple of 4).
-  static FloatBuffer adopt(std::unique_ptr<std::byte[]> storage, std::size_t byte_offset,
-                           std::size_t count);
+  static FloatBuffer adopt(std::unique_ptr<std::byte[]> storage, std::size_t byte_offset, std::size_t count);
 
   float* data() { return data_; }
   const float* data() const { return data_; }
@@ -49,14 +48,14 @@ class FloatBuffer {
   std::span<const float> span() const { return {data_, size_}; }
   FloatBuffer clone() const;
 
- private:
+private:
   std::unique_ptr<std::byte[]> storage_;
   float* data_ = nullptr;
   std::size_t size_ = 0;
 };
 
 class Volume {
- public:
+public:
   Volume() = default;
   // Allocates (uninitialised) storage for `volumes` volumes on `grid`.
   Volume(Grid grid, std::int64_t volumes);
@@ -94,7 +93,7 @@ class Volume {
     return data_[index(i, j, k, t)];
   }
 
- private:
+private:
   Grid grid_;
   std::int64_t volumes_ = 0;
   double time_step_s_ = 0.0;
@@ -102,4 +101,4 @@ class Volume {
   FloatBuffer data_;
 };
 
-}  // namespace rewardpath
+} // namespace rewardpath

@@ -17,32 +17,32 @@ namespace rewardpath::io {
 
 struct NiftiHeader {
   std::filesystem::path path;
-  int version = 1;          // 1 or 2
+  int version = 1; // 1 or 2
   bool gzipped = false;
-  bool byte_swapped = false;  // stored in the other byte order than this machine's
-  int ndim = 0;               // dim[0]
-  std::array<std::int64_t, 7> dim{1, 1, 1, 1, 1, 1, 1};  // dim[1..7]
+  bool byte_swapped = false;                            // stored in the other byte order than this machine's
+  int ndim = 0;                                         // dim[0]
+  std::array<std::int64_t, 7> dim{1, 1, 1, 1, 1, 1, 1}; // dim[1..7]
   int datatype = 0;
   int bytes_per_voxel = 0;
   std::int64_t vox_offset = 0;
-  double scl_slope = 0.0;  // 0 (or non-finite) means "no scaling", as the standard says
+  double scl_slope = 0.0; // 0 (or non-finite) means "no scaling", as the standard says
   double scl_inter = 0.0;
   int qform_code = 0;
   int sform_code = 0;
-  Affine qform = identity_affine();  // in millimetres
-  Affine sform = identity_affine();  // in millimetres
-  std::string affine_source;         // "sform", "qform" or "pixdim"
-  Grid grid;                         // chosen affine, spacing in mm, space from the xform code
-  double time_step_s = 0.0;          // pixdim[4] in seconds (0 if unknown / not time)
-  std::string spatial_units;         // as stored: "mm", "m", "um" or "unknown"
-  std::string time_units;            // as stored: "s", "ms", "us", "Hz", "ppm", "rad/s", "unknown"
-  std::string description;           // descrip field
+  Affine qform = identity_affine(); // in millimetres
+  Affine sform = identity_affine(); // in millimetres
+  std::string affine_source;        // "sform", "qform" or "pixdim"
+  Grid grid;                        // chosen affine, spacing in mm, space from the xform code
+  double time_step_s = 0.0;         // pixdim[4] in seconds (0 if unknown / not time)
+  std::string spatial_units;        // as stored: "mm", "m", "um" or "unknown"
+  std::string time_units;           // as stored: "s", "ms", "us", "Hz", "ppm", "rad/s", "unknown"
+  std::string description;          // descrip field
 
   std::int64_t voxels_per_volume() const { return dim[0] * dim[1] * dim[2]; }
   std::int64_t volumes() const { return dim[3]; }
   std::int64_t data_bytes() const { return voxels_per_volume() * volumes() * bytes_per_voxel; }
   std::string datatype_name() const;
-  std::string shape_string() const;  // e.g. "64x64x36x300"
+  std::string shape_string() const; // e.g. "64x64x36x300"
 };
 
 enum class Expect { any, volume3d, series4d };
@@ -62,9 +62,9 @@ enum class StoredType { float32, int16, uint8, int32 };
 
 struct NiftiWriteOptions {
   StoredType type = StoredType::float32;
-  int gzip_level = 6;  // for .nii.gz
+  int gzip_level = 6; // for .nii.gz
   std::string description;
-  std::string intent_name;  // e.g. "t-stat"
+  std::string intent_name; // e.g. "t-stat"
 };
 
 // Writes .nii or .nii.gz (chosen by the file name) atomically. NIfTI-1 unless a dimension
@@ -74,4 +74,4 @@ void write_nifti(const std::filesystem::path& path, const Volume& volume,
 
 bool is_nifti_path(const std::filesystem::path& path);
 
-}  // namespace rewardpath::io
+} // namespace rewardpath::io

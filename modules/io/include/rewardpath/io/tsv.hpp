@@ -9,7 +9,7 @@
 namespace rewardpath::io {
 
 class Table {
- public:
+public:
   Table() = default;
   explicit Table(std::vector<std::string> columns) : columns_(std::move(columns)) {}
 
@@ -24,26 +24,26 @@ class Table {
 
   const std::string& cell(std::size_t row, std::size_t col) const { return rows_.at(row).at(col); }
   bool is_na(std::size_t row, std::size_t col) const;
-  std::size_t line_of_row(std::size_t row) const;  // for messages: the row's line in the file
+  std::size_t line_of_row(std::size_t row) const; // for messages: the row's line in the file
   // The cell as a number; "n/a" gives NaN. Errors name the file, line and column.
   double number(std::size_t row, std::size_t col) const;
   bool is_number(std::size_t row, std::size_t col) const;
   std::vector<double> numbers(const std::string& column) const;
 
-  void add_row(std::vector<std::string> cells);  // must have one cell per column
+  void add_row(std::vector<std::string> cells); // must have one cell per column
 
   friend Table read_tsv(const std::filesystem::path& path);
 
- private:
+private:
   std::filesystem::path source_;
   std::vector<std::string> columns_;
   std::vector<std::vector<std::string>> rows_;
-  std::vector<std::size_t> row_lines_;  // 1-based line of each row in the source (blank lines skipped)
+  std::vector<std::size_t> row_lines_; // 1-based line of each row in the source (blank lines skipped)
 };
 
 Table read_tsv(const std::filesystem::path& path);
 std::string to_tsv_text(const Table& table);
-void write_tsv(const std::filesystem::path& path, const Table& table);  // atomic
+void write_tsv(const std::filesystem::path& path, const Table& table); // atomic
 
 // Shortest round-trip text for a number; NaN becomes "n/a".
 std::string format_number(double value);
@@ -51,4 +51,4 @@ std::string format_number(double value);
 // otherwise, including for "nan" and "inf".
 std::optional<double> parse_number(std::string_view text);
 
-}  // namespace rewardpath::io
+} // namespace rewardpath::io
