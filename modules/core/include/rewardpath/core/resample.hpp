@@ -7,13 +7,14 @@ namespace rewardpath {
 
 enum class Interpolation { nearest, linear };
 
-Affine multiply(const Affine& a, const Affine& b);  // a * b
-Affine invert(const Affine& a);                     // throws Error when singular
+Affine multiply(const Affine& a, const Affine& b); // a * b
+Affine invert(const Affine& a);                    // throws Error when singular
 
 // For each voxel v of `target`: p = target_to_source_world * target.affine * v (world mm of the
 // source), sampled from `source` (through source.affine^-1). Outside the source -> `outside`.
 // 4D sources are resampled volume by volume. Parallel over slices; same result at any thread count.
-Volume resample(const Volume& source, const Grid& target, const Affine& target_to_source_world = identity_affine(),
+Volume resample(const Volume& source, const Grid& target,
+                const Affine& target_to_source_world = identity_affine(),
                 Interpolation interpolation = Interpolation::linear, float outside = 0.0f);
 
-}  // namespace rewardpath
+} // namespace rewardpath
