@@ -56,4 +56,14 @@ set +e
 rc=$?
 set -e
 test "$rc" -eq 2 || fail "bad analysis level gave exit $rc, expected 2"
+# The atlas table and the simulator from the command line, then the pipeline on simulated data.
+"$rp" atlas > "$work/atlas.tsv"
+test "$(wc -l < "$work/atlas.tsv")" -eq 19 || fail "atlas table should have 18 ROIs: $(cat "$work/atlas.tsv")"
+grep -q "NAcc_L" "$work/atlas.tsv" && grep -q "volume_mm3" "$work/atlas.tsv" || fail "atlas table columns"
+"$rp" simulate "$work/sim" --subjects 2 --seed 5 --modalities func > "$work/sim.txt" || fail "simulate failed"
+test -f "$work/sim/bids/sub-02/func/sub-02_task-mid_run-01_bold.nii.gz" || fail "no simulated BOLD"
+test -f "$work/sim/truth/dataset.json" || fail "no ground truth"
+test ! -e "$work/sim/bids/sub-01/pet" || fail "--modalities func still wrote PET"
+"$rp" run "$work/sim/bids" "$work/sim/out" participant > "$work/sim_run.txt" 2>/dev/null || fail "run on simulated data: $(cat "$work/sim_run.txt")"
+grep -q "2 subject(s), 0 failed" "$work/sim_run.txt" || fail "simulated run summary"
 echo "cli_demo: all checks passed"
