@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
                   "Exit status: 0 when every subject completed or was up to date; 1 when any subject failed\n"
                   "(OUT_DIR/logs/summary.txt names each and why); 2 for usage errors.");
 
-  auto* atlas_cmd = app.add_subcommand("atlas", "Print the reward atlas ROI table (index, name, volume in mm3, source)");
+  auto* atlas_cmd =
+      app.add_subcommand("atlas", "Print the reward atlas ROI table (index, name, volume in mm3, source)");
   bool atlas_json = false;
   atlas_cmd->add_flag("--json", atlas_json, "Print JSON instead of a TSV table");
 
@@ -86,7 +87,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> sim_modalities = {"func", "pet"};
   auto* sim_cmd = app.add_subcommand(
       "simulate", "Write a synthetic BIDS dataset with known ground truth (MID fMRI, [11C]raclopride PET)");
-  sim_cmd->add_option("output_dir", sim_out, "Writes output_dir/bids (the dataset) and output_dir/truth")->required();
+  sim_cmd->add_option("output_dir", sim_out, "Writes output_dir/bids (the dataset) and output_dir/truth")
+      ->required();
   sim_cmd->add_option("--subjects", sim.subjects, "Number of subjects")->check(CLI::Range(1, 1000));
   sim_cmd->add_option("--seed", sim.seed, "Random seed (same seed, same dataset on any machine)");
   sim_cmd->add_option("--modalities", sim_modalities, "func, pet or both")

@@ -12,8 +12,8 @@
 namespace rewardpath::simulate {
 
 enum class Size {
-  small,    // for tests: seconds to make
-  standard  // 64x64x36 at ~3 mm, 300 volumes, TR 2 s: for benchmarks
+  small,   // for tests: seconds to make
+  standard // 64x64x36 at ~3 mm, 300 volumes, TR 2 s: for benchmarks
 };
 
 struct Options {
@@ -22,18 +22,18 @@ struct Options {
   bool func = true;
   bool pet = true;
   Size size = Size::small;
-  bool motion = true;  // head motion along a known rigid trajectory (fMRI) / between frames (PET)
-  bool blood = true;   // write _blood.tsv (plasma input) for PET
+  bool motion = true; // head motion along a known rigid trajectory (fMRI) / between frames (PET)
+  bool blood = true;  // write _blood.tsv (plasma input) for PET
 };
 
 struct Result {
   std::filesystem::path bids_dir;
   std::filesystem::path truth_dir;
-  std::vector<std::string> subjects;  // labels without "sub-"
+  std::vector<std::string> subjects; // labels without "sub-"
   double seconds = 0.0;
 };
 
 // Deterministic for (options, seed) on any machine and at any thread count.
 Result simulate_dataset(const std::filesystem::path& out_dir, const Options& options);
 
-}  // namespace rewardpath::simulate
+} // namespace rewardpath::simulate
