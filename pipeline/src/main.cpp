@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "rewardpath/atlas/atlas.hpp"
+#include "rewardpath/atlas/user_atlas.hpp"
 #include "rewardpath/core/error.hpp"
 #include "rewardpath/core/log.hpp"
 #include "rewardpath/core/provenance.hpp"
@@ -80,6 +81,27 @@ int main(int argc, char** argv) {
       app.add_subcommand("atlas", "Print the reward atlas ROI table (index, name, volume in mm3, source)");
   bool atlas_json = false;
   atlas_cmd->add_flag("--json", atlas_json, "Print JSON instead of a TSV table");
+  atlas::UserAtlasSpec user_atlas;
+  double atlas_threshold = -1.0;
+  atlas_cmd
+      ->add_option(
+          "--atlas", user_atlas.image,
+          "A user atlas instead of the built-in one: a label NIfTI (BIDS dseg) or a 4D probabilistic "
+          "atlas")
+      ->check(CLI::ExistingFile);
+  atlas_cmd
+      ->add_option("--atlas-labels", user_atlas.labels_tsv,
+                   "Its TSV (index, name); default: beside the image")
+      ->check(CLI::ExistingFile);
+  atlas_cmd
+      ->add_option("--atlas-prob", user_atlas.probability_image,
+                   "Probability of the top label per voxel (max-probability atlases such as CIT168's)")
+      ->check(CLI::ExistingFile);
+  atlas_cmd->add_option("--atlas-template", user_atlas.template_image, "The atlas's template image")
+      ->check(CLI::ExistingFile);
+  atlas_cmd->add_option("--atlas-threshold", atlas_threshold, "Probability threshold (default 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
+  atlas_cmd->add_option("--atlas-space", user_atlas.space, "Template space name, e.g. MNI152NLin2009cAsym");
 
   simulate::Options sim;
   std::filesystem::path sim_out;
@@ -123,7 +145,9 @@ int main(int argc, char** argv) {
       return summary.exit_code();
     }
     if (atlas_cmd->parsed()) {
-      const auto table = atlas::describe(atlas::build_reward_atlas());
+      if (atlas_threshold >= 0.0) user_atlas.threshold = atlas_threshold;
+      const auto table = user_atlas.image.empty() ? atlas::describe(atlas::build_reward_atlas())
+                                                  : atlas::describe(atlas::load_user_atlas(user_atlas));
       if (atlas_json) {
         io::Json rows = io::Json::array();
         for (std::size_t r = 0; r < table.row_count(); ++r) {
