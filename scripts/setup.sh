@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake git ccache pkg-config clang-format
-  libinsighttoolkit5-dev libgdcm-tools libnifti2-dev libeigen3-dev libtbb-dev libgtest-dev
+  libinsighttoolkit5-dev libgdcm-tools libnifti2-dev libeigen3-dev libtbb-dev libgtest-dev libpng-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libdeflate-dev zlib1g-dev
   mricron-data elastix gzip
   python3 python3-nibabel python3-numpy python3-nipy   # independent cross-checks in the tests
