@@ -1,10 +1,113 @@
 #include "rewardpath/pipeline/config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "rewardpath/core/error.hpp"
 
 namespace rewardpath::pipeline {
+
+namespace {
+
+void check_keys(const io::Json& obj, const std::vector<std::string>& known, const std::string& field,
+                const std::string& where) {
+  for (const auto& [key, value] : obj.items())
+    if (std::find(known.begin(), known.end(), key) == known.end())
+      throw Error(fmt::format("unknown key \"{}\" in \"{}\"; known keys: {} (see docs/config.md)", key, field,
+                              fmt::join(known, ", ")))
+          .context(where);
+}
+
+std::string string_field(const io::Json& obj, const std::string& key, const std::string& field,
+                         const std::string& where) {
+  const auto& v = obj.at(key);
+  if (!v.is_string())
+    throw Error(fmt::format("field \"{}.{}\": expected a string, got {}", field, key, v.dump()))
+        .context(where);
+  return v.get<std::string>();
+}
+
+bool is_label(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) != 0; });
+}
+
+RegistrationConfig parse_registration(const io::Json& j, const std::string& where) {
+  if (!j.is_object())
+    throw Error("field \"registration\": expected an object, e.g. {\"model\": \"affine\"}").context(where);
+  check_keys(j, {"model", "atlas", "fractional_weights", "on_qc_flag"}, "registration", where);
+  RegistrationConfig r;
+  r.enabled = true;
+  if (j.contains("model")) {
+    r.model = string_field(j, "model", "registration", where);
+    if (r.model != "rigid" && r.model != "affine" && r.model != "nonlinear")
+      throw Error(fmt::format("field \"registration.model\": unknown model \"{}\"; expected \"rigid\", "
+                              "\"affine\" or \"nonlinear\"",
+                              r.model))
+          .context(where);
+  }
+  if (j.contains("fractional_weights")) {
+    if (!j.at("fractional_weights").is_boolean())
+      throw Error("field \"registration.fractional_weights\": expected true or false").context(where);
+    r.fractional_weights = j.at("fractional_weights").get<bool>();
+  }
+  if (j.contains("on_qc_flag")) {
+    const std::string v = string_field(j, "on_qc_flag", "registration", where);
+    if (v != "fail" && v != "continue")
+      throw Error(
+          fmt::format("field \"registration.on_qc_flag\": \"{}\"; expected \"fail\" or \"continue\"", v))
+          .context(where);
+    r.fail_on_qc_flag = v == "fail";
+  }
+  if (j.contains("atlas")) {
+    const auto& a = j.at("atlas");
+    const std::string field = "registration.atlas";
+    if (!a.is_object())
+      throw Error("field \"registration.atlas\": expected an object with \"image\", \"template\", ...")
+          .context(where);
+    check_keys(a, {"name", "image", "labels", "probability", "template", "threshold", "space"}, field, where);
+    if (!a.contains("image") || !a.contains("template") || !a.contains("name"))
+      throw Error("field \"registration.atlas\": \"name\", \"image\" and \"template\" are required (the "
+                  "atlas label or 4D probability image and the template image subjects are registered to)")
+          .context(where);
+    r.atlas_name = string_field(a, "name", field, where);
+    if (!is_label(r.atlas_name))
+      throw Error(fmt::format("field \"registration.atlas.name\": \"{}\" must be letters and digits only (it "
+                              "becomes the atlas- entity of output names)",
+                              r.atlas_name))
+          .context(where);
+    r.atlas_image = string_field(a, "image", field, where);
+    r.atlas_template = string_field(a, "template", field, where);
+    if (a.contains("labels")) r.atlas_labels = string_field(a, "labels", field, where);
+    if (a.contains("probability")) r.atlas_probability = string_field(a, "probability", field, where);
+    if (a.contains("space")) r.atlas_space = string_field(a, "space", field, where);
+    if (a.contains("threshold")) {
+      if (!a.at("threshold").is_number())
+        throw Error("field \"registration.atlas.threshold\": expected a number in (0, 1]").context(where);
+      r.atlas_threshold = a.at("threshold").get<double>();
+    }
+  }
+  return r;
+}
+
+io::Json registration_source(const RegistrationConfig& r) {
+  io::Json j = {{"model", r.model},
+                {"fractional_weights", r.fractional_weights},
+                {"on_qc_flag", r.fail_on_qc_flag ? "fail" : "continue"}};
+  if (!r.atlas_image.empty()) {
+    io::Json a = {
+        {"name", r.atlas_name}, {"image", r.atlas_image.string()}, {"template", r.atlas_template.string()}};
+    if (!r.atlas_labels.empty()) a["labels"] = r.atlas_labels.string();
+    if (!r.atlas_probability.empty()) a["probability"] = r.atlas_probability.string();
+    if (!r.atlas_space.empty()) a["space"] = r.atlas_space;
+    if (r.atlas_threshold) a["threshold"] = *r.atlas_threshold;
+    j["atlas"] = a;
+  }
+  return j;
+}
+
+} // namespace
 
 Config default_config() { return parse_config(io::Json::object(), "default configuration"); }
 
@@ -15,12 +118,12 @@ Config load_config(const std::filesystem::path& path) {
 
 Config parse_config(const io::Json& json, const std::string& where) {
   if (!json.is_object()) throw Error("the configuration must be a JSON object").context(where);
-  static const std::vector<std::string> known = {"tasks", "modalities"};
+  static const std::vector<std::string> known = {"tasks", "modalities", "registration"};
   for (const auto& [key, value] : json.items()) {
     if (std::find(known.begin(), known.end(), key) == known.end())
-      throw Error(
-          fmt::format("unknown configuration key \"{}\"; known keys: tasks, modalities (see docs/config.md)",
-                      key))
+      throw Error(fmt::format("unknown configuration key \"{}\"; known keys: tasks, modalities, registration "
+                              "(see docs/config.md)",
+                              key))
           .context(where);
   }
   Config c;
@@ -47,12 +150,15 @@ Config parse_config(const io::Json& json, const std::string& where) {
             .context(where);
     }
   }
+  if (auto it = json.find("registration"); it != json.end()) c.registration = parse_registration(*it, where);
   c.source = {{"tasks", c.tasks}, {"modalities", [&] {
                                      io::Json m = io::Json::array();
                                      if (c.process_bold) m.push_back("func");
                                      if (c.process_pet) m.push_back("pet");
                                      return m;
                                    }()}};
+  // Only when given, so the digest (and the rerun skip) of configurations without it is unchanged.
+  if (c.registration.enabled) c.source["registration"] = registration_source(c.registration);
   return c;
 }
 

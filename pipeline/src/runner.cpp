@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "load_stage.hpp"
+#include "registration_stage.hpp"
 #include "rewardpath/bids/dataset.hpp"
 #include "rewardpath/bids/derivatives.hpp"
 #include "rewardpath/core/atomic_file.hpp"
@@ -160,6 +161,10 @@ RunSummary run_participant_level(const RunParams& params) {
       std::count_if(plans.begin(), plans.end(), [](const auto& p) { return p.has_value(); }), labels.size(),
       budget.threads, summary.mem_budget_gb);
 
+  // Atlas and template: loaded once, before subjects start (a bad user atlas stops the run here).
+  std::optional<RegistrationResources> registration;
+  if (config.registration.enabled) registration.emplace(load_registration_resources(config.registration));
+
   MemoryGate gate(budget.memory_bytes);
   log::Progress progress("subjects", static_cast<std::int64_t>(labels.size()));
   std::vector<std::size_t> order(labels.size());
@@ -178,6 +183,8 @@ RunSummary run_participant_level(const RunParams& params) {
       prov.command_line = params.command_line;
       prov.config = config.source;
       for (const auto& f : plan.inputs) prov.inputs.push_back(describe_input(f));
+      if (registration)
+        for (const auto& f : registration->inputs) prov.inputs.push_back(describe_input(f));
       prov.threads = budget.threads;
       const fs::path prov_file = provenance_path(params.out_dir, plan.label);
       try {
@@ -189,8 +196,14 @@ RunSummary run_participant_level(const RunParams& params) {
           spdlog::info("sub-{}: started", plan.label);
           prov.started = utc_now_iso8601();
           remove_stale_temporaries(params.out_dir / ("sub-" + plan.label));
-          outcome.outputs = with_context(
-              "sub-" + plan.label, [&] { return run_load_stage(plan, params.bids_dir, params.out_dir); });
+          outcome.outputs = with_context("sub-" + plan.label, [&] {
+            auto outputs = run_load_stage(plan, params.bids_dir, params.out_dir);
+            if (registration) {
+              auto more = run_registration_stage(plan, *registration, config.registration, params.out_dir);
+              outputs.insert(outputs.end(), more.begin(), more.end());
+            }
+            return outputs;
+          });
           prov.finished = utc_now_iso8601();
           io::Json record = prov.to_json();
           record["Status"] = "completed";

@@ -71,6 +71,7 @@ SubjectPlan plan_subject(const bids::Dataset& dataset, const bids::Subject& subj
   }
   for (const auto& t1 : subject.t1w) {
     plan.t1w.push_back(io::read_nifti_header(t1.image, io::Expect::volume3d));
+    plan.t1w_images.push_back(t1);
     plan.inputs.push_back(t1.image);
   }
   if (plan.bold.empty() && plan.pet.empty()) {
@@ -82,6 +83,8 @@ SubjectPlan plan_subject(const bids::Dataset& dataset, const bids::Subject& subj
   }
   // One run is decoded at a time; working buffers add about a quarter on top.
   plan.memory_bytes = largest_run + largest_run / 4 + (64LL << 20);
+  // Registration: a 1 mm template (~28 MB), its pyramid and resampled copies, the atlas warps.
+  if (config.registration.enabled) plan.memory_bytes += 256LL << 20;
   return plan;
 }
 

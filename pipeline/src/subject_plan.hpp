@@ -32,6 +32,7 @@ struct SubjectPlan {
   std::vector<BoldInput> bold;
   std::vector<PetInput> pet;
   std::vector<io::NiftiHeader> t1w;
+  std::vector<bids::AnatImage> t1w_images;   // same order as t1w (names and entities)
   std::vector<std::filesystem::path> inputs; // every file read, for provenance
   std::int64_t memory_bytes = 0;             // peak working memory estimate
 };

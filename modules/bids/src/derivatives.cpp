@@ -69,6 +69,14 @@ const std::vector<Pattern>& patterns() {
        {{"desc", "provenance"}},       {},                     {}},
       {Output::report,         "report",         Place::root,            "",     "",           ".html",
        {},                             {},                     {}},
+      {Output::dseg_table,     "dseg_table",     Place::source_datatype, "",     "dseg",       ".tsv",
+       {},                             {"atlas"},              {"space", "res", "desc"}},
+      {Output::probseg,        "probseg",        Place::source_datatype, "",     "probseg",    ".nii.gz",
+       {},                             {"atlas"},              {"space", "res", "desc"}},
+      {Output::registration_qc, "registration_qc", Place::subject,       "",     "qc",         ".json",
+       {{"desc", "registration"}},     {},                     {}},
+      {Output::registration_figure, "registration_figure", Place::datatype, "figures", "overlay", ".png",
+       {{"desc", "registration"}},     {"space"},              {}},
   };
   // clang-format on
   return table;

@@ -11,21 +11,26 @@
 namespace rewardpath::bids {
 
 enum class Output {
-  mean_bold,      // sub-X/func/sub-X_task-Y_desc-mean_bold.nii.gz
-  bold_summary,   // sub-X/func/sub-X_task-Y_desc-summary_bold.json
-  confounds,      // sub-X/func/..._desc-confounds_timeseries.tsv
-  roi_timeseries, // sub-X/func/..._atlas-A_timeseries.tsv
-  statmap,        // sub-X/func/..._contrast-C_stat-S_statmap.nii.gz
-  roi_table,      // sub-X/func/..._atlas-A_contrast-C_roistats.tsv
-  dseg,           // sub-X/<func|pet>/..._space-S_atlas-A_dseg.nii.gz
-  xfm,            // sub-X/xfm/..._from-F_to-T_mode-image_xfm.<ext>
-  tacs,           // sub-X/pet/..._atlas-A_tacs.tsv
-  bp_table,       // sub-X/pet/..._atlas-A_model-M_bp.tsv
-  bp_map,         // sub-X/pet/..._model-M_meas-BPnd_mimap.nii.gz
-  mean_pet,       // sub-X/pet/..._desc-mean_pet.nii.gz
-  pet_summary,    // sub-X/pet/..._desc-summary_pet.json
-  provenance,     // sub-X/sub-X_desc-provenance.json (per-subject run record)
-  report,         // sub-X.html
+  mean_bold,           // sub-X/func/sub-X_task-Y_desc-mean_bold.nii.gz
+  bold_summary,        // sub-X/func/sub-X_task-Y_desc-summary_bold.json
+  confounds,           // sub-X/func/..._desc-confounds_timeseries.tsv
+  roi_timeseries,      // sub-X/func/..._atlas-A_timeseries.tsv
+  statmap,             // sub-X/func/..._contrast-C_stat-S_statmap.nii.gz
+  roi_table,           // sub-X/func/..._atlas-A_contrast-C_roistats.tsv
+  dseg,                // sub-X/<func|pet>/..._space-S_atlas-A_dseg.nii.gz
+  xfm,                 // sub-X/xfm/..._from-F_to-T_mode-image_xfm.<ext>
+  tacs,                // sub-X/pet/..._atlas-A_tacs.tsv
+  bp_table,            // sub-X/pet/..._atlas-A_model-M_bp.tsv
+  bp_map,              // sub-X/pet/..._model-M_meas-BPnd_mimap.nii.gz
+  mean_pet,            // sub-X/pet/..._desc-mean_pet.nii.gz
+  pet_summary,         // sub-X/pet/..._desc-summary_pet.json
+  provenance,          // sub-X/sub-X_desc-provenance.json (per-subject run record)
+  report,              // sub-X.html
+  dseg_table,          // sub-X/<func|pet|anat>/..._space-S_atlas-A_dseg.tsv (the labels of a dseg image)
+  probseg,             // sub-X/<func|pet|anat>/..._space-S_atlas-A_probseg.nii.gz (4D, one volume per
+                       // dseg.tsv row, in row order: fractional partial-volume weights)
+  registration_qc,     // sub-X/sub-X_desc-registration_qc.json (every registration of the subject)
+  registration_figure, // sub-X/figures/..._space-S_desc-registration_overlay.png
 };
 
 // The output path under `out_root` for a product derived from `source` (a parsed input name).

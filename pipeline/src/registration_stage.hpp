@@ -1,0 +1,39 @@
+#pragma once
+// The registration stage: each subject's anatomy to the atlas template, each BOLD/PET mean to the
+// anatomy (rigid, composed onto it), the atlas brought into every BOLD/PET space, and QC
+// (docs/registration.md, "Pipeline stage").
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "rewardpath/atlas/atlas.hpp"
+#include "rewardpath/core/volume.hpp"
+#include "rewardpath/pipeline/config.hpp"
+#include "subject_plan.hpp"
+
+namespace rewardpath::pipeline {
+
+// Loaded once per run, before subjects start (single-threaded, so a bad atlas is a run-level
+// error), and shared read-only by all subjects.
+struct RegistrationResources {
+  std::string atlas_name;       // atlas- entity, e.g. "reward"
+  std::string template_space;   // from-/to- label of the template, e.g. "MNIColin27"
+  atlas::Atlas atlas;           // labels on the template grid
+  Volume registration_template; // what subjects are registered to (Colin27 ch2 with skull, or the user's)
+  Volume overlay_template;      // whose edges the QC figure shows (ch2bet, or the user's template)
+  Volume template_brain;        // 1 in the template's brain (ch2bet > 0, or the user template's mask)
+  std::vector<std::filesystem::path> inputs; // files read, for provenance
+};
+
+RegistrationResources load_registration_resources(const RegistrationConfig& config);
+
+// Reads the mean images the load stage wrote (never recomputes them), registers, writes
+// transforms, atlas labels (and fractional weights), the QC JSON and figures; returns every file
+// written. Throws when a registration fails, or is QC-flagged and config.fail_on_qc_flag is set
+// (after writing the QC JSON and figures, so the failure can be inspected).
+std::vector<std::filesystem::path> run_registration_stage(const SubjectPlan& plan,
+                                                          const RegistrationResources& resources,
+                                                          const RegistrationConfig& config,
+                                                          const std::filesystem::path& out_dir);
+
+} // namespace rewardpath::pipeline
