@@ -9,7 +9,8 @@ BUILD_DIR=${BUILD_DIR:-build}
 DEMO=${DEMO_DIR:-demo}
 rm -rf "$DEMO/bids" "$DEMO/truth"
 "$BUILD_DIR/bin/rewardpath" simulate "$DEMO" --subjects 4 --seed 1
-"$BUILD_DIR/bin/rewardpath" run "$DEMO/bids" "$DEMO/derivatives" participant --nthreads "$(nproc)"
+"$BUILD_DIR/bin/rewardpath" run "$DEMO/bids" "$DEMO/derivatives" participant --nthreads "$(nproc)" \
+  --config configs/demo.json
 echo
 echo "demo: derivatives written to $DEMO/derivatives:"
 find "$DEMO/derivatives" -type f | sort | sed 's/^/  /'
