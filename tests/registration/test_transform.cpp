@@ -137,12 +137,15 @@ TEST(Transform, ApplyTransformLinearIsResampleAndZeroFieldChangesNothing) {
 
 TEST(Transform, FileRoundTripLinearAndNonlinear) {
   const fs::path dir = temp_dir();
-  const reg::Transform lin = pose_transform({12, -8, 5, 10, -20, 7, 1.1, 0.95, 1.02, 0.04});
+  // fixed MNIColin27, moving T1w: the point map template world -> T1w world, which resamples the
+  // T1w onto the template, BIDS from-T1w_to-MNIColin27; read back with the same fixed/moving labels.
+  const reg::Transform lin =
+      pose_transform({12, -8, 5, 10, -20, 7, 1.1, 0.95, 1.02, 0.04}, "MNIColin27", "T1w");
   const fs::path p1 = dir / "sub-01_from-T1w_to-MNIColin27_mode-image_xfm.txt";
   reg::write_transform(p1, lin);
   const reg::Transform r1 = reg::read_transform(p1);
-  EXPECT_EQ(r1.from, "T1w");
-  EXPECT_EQ(r1.to, "MNIColin27");
+  EXPECT_EQ(r1.from, lin.from); // fixed = B (to-B)
+  EXPECT_EQ(r1.to, lin.to);     // moving = A (from-A)
   EXPECT_TRUE(r1.is_linear());
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j) EXPECT_NEAR(r1.matrix[i][j], lin.matrix[i][j], 1e-12);
@@ -155,12 +158,14 @@ TEST(Transform, FileRoundTripLinearAndNonlinear) {
   EXPECT_EQ(first, "#Insight Transform File V1.0");
   EXPECT_EQ(type, "Transform: AffineTransform_double_3_3");
 
-  const reg::Transform nl = warp_transform({3, 4, 5, 6, 7, 8}, 4.0);
+  const reg::Transform nl = warp_transform({3, 4, 5, 6, 7, 8}, 4.0, "MNIColin27", "bold");
   const fs::path p2 = dir / "sub-01_from-bold_to-MNIColin27_mode-image_xfm.txt";
   reg::write_transform(p2, nl);
   EXPECT_TRUE(fs::exists(dir / "sub-01_from-bold_to-MNIColin27_mode-image_xfm_field.nii.gz"));
   const reg::Transform r2 = reg::read_transform(p2);
   ASSERT_FALSE(r2.is_linear());
+  EXPECT_EQ(r2.from, "MNIColin27");
+  EXPECT_EQ(r2.to, "bold");
   EXPECT_TRUE(r2.displacement->grid().same_sampling(nl.displacement->grid(), 1e-4));
   for (const Point& p : {Point{0, -18, 18}, Point{20, -40, 30}, Point{-35, 10, -5}})
     EXPECT_LT(dist(r2.apply(p), nl.apply(p)), 1e-4);

@@ -301,9 +301,11 @@ Transform read_transform(const std::filesystem::path& path) {
     t.matrix = flip_xy(itk_affine(type, p, f));
     std::smatch m;
     const std::string name = path.filename().string();
+    // BIDS from-A_to-B (fMRIPrep/ANTs): resamples an image in A onto B, i.e. the point map
+    // B world -> A world: fixed (Transform::from) = B, moving (Transform::to) = A.
     if (std::regex_search(name, m, std::regex("from-([A-Za-z0-9]+)_to-([A-Za-z0-9]+)"))) {
-      t.from = m[1];
-      t.to = m[2];
+      t.from = m[2];
+      t.to = m[1];
     }
     if (!field_name.empty()) {
       const auto field = path.parent_path() / field_name;
