@@ -48,6 +48,31 @@ Affine invert(const Affine& a) {
   return inv;
 }
 
+float sample_trilinear(const float* s, const std::array<std::int64_t, 3>& d, double x, double y, double z,
+                       float outside) {
+  if (x < -0.5 || y < -0.5 || z < -0.5 || x > static_cast<double>(d[0]) - 0.5 ||
+      y > static_cast<double>(d[1]) - 0.5 || z > static_cast<double>(d[2]) - 0.5)
+    return outside;
+  x = std::clamp(x, 0.0, static_cast<double>(d[0] - 1));
+  y = std::clamp(y, 0.0, static_cast<double>(d[1] - 1));
+  z = std::clamp(z, 0.0, static_cast<double>(d[2] - 1));
+  const auto x0 = std::min(static_cast<std::int64_t>(x), d[0] - 1);
+  const auto y0 = std::min(static_cast<std::int64_t>(y), d[1] - 1);
+  const auto z0 = std::min(static_cast<std::int64_t>(z), d[2] - 1);
+  const auto x1 = std::min(x0 + 1, d[0] - 1), y1 = std::min(y0 + 1, d[1] - 1),
+             z1 = std::min(z0 + 1, d[2] - 1);
+  const double fx = x - static_cast<double>(x0), fy = y - static_cast<double>(y0),
+               fz = z - static_cast<double>(z0);
+  auto at = [&](std::int64_t a, std::int64_t b, std::int64_t c) {
+    return static_cast<double>(s[static_cast<std::size_t>((c * d[1] + b) * d[0] + a)]);
+  };
+  const double c00 = at(x0, y0, z0) * (1 - fx) + at(x1, y0, z0) * fx;
+  const double c10 = at(x0, y1, z0) * (1 - fx) + at(x1, y1, z0) * fx;
+  const double c01 = at(x0, y0, z1) * (1 - fx) + at(x1, y0, z1) * fx;
+  const double c11 = at(x0, y1, z1) * (1 - fx) + at(x1, y1, z1) * fx;
+  return static_cast<float>((c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz);
+}
+
 Volume resample(const Volume& source, const Grid& target, const Affine& target_to_source_world,
                 Interpolation interpolation, float outside) {
   if (source.size() == 0) throw Error("resample: empty source image");
@@ -82,40 +107,11 @@ Volume resample(const Volume& source, const Grid& target, const Affine& target_t
                   inside ? source.data()[static_cast<std::size_t>(t) * src_n + src] : outside;
             continue;
           }
-          // Trilinear; points within half a voxel outside the edge clamp to it (no dark rim).
-          if (x < -0.5 || y < -0.5 || z < -0.5 || x > static_cast<double>(sx) - 0.5 ||
-              y > static_cast<double>(sy) - 0.5 || z > static_cast<double>(sz) - 0.5) {
-            for (std::int64_t t = 0; t < source.volumes(); ++t)
-              out.data()[static_cast<std::size_t>(t) * dst_n + dst] = outside;
-            continue;
-          }
-          const double cx = std::clamp(x, 0.0, static_cast<double>(sx - 1));
-          const double cy = std::clamp(y, 0.0, static_cast<double>(sy - 1));
-          const double cz = std::clamp(z, 0.0, static_cast<double>(sz - 1));
-          const auto x0 = std::min(static_cast<std::int64_t>(cx), sx - 1);
-          const auto y0 = std::min(static_cast<std::int64_t>(cy), sy - 1);
-          const auto z0 = std::min(static_cast<std::int64_t>(cz), sz - 1);
-          const auto x1 = std::min(x0 + 1, sx - 1), y1 = std::min(y0 + 1, sy - 1),
-                     z1 = std::min(z0 + 1, sz - 1);
-          const double fx = cx - static_cast<double>(x0), fy = cy - static_cast<double>(y0),
-                       fz = cz - static_cast<double>(z0);
-          auto at = [&](std::int64_t a, std::int64_t b, std::int64_t c) {
-            return static_cast<std::size_t>((c * sy + b) * sx + a);
-          };
-          const std::size_t i000 = at(x0, y0, z0), i100 = at(x1, y0, z0), i010 = at(x0, y1, z0),
-                            i110 = at(x1, y1, z0), i001 = at(x0, y0, z1), i101 = at(x1, y0, z1),
-                            i011 = at(x0, y1, z1), i111 = at(x1, y1, z1);
-          for (std::int64_t t = 0; t < source.volumes(); ++t) {
-            const float* s = source.data() + static_cast<std::size_t>(t) * src_n;
-            const double c00 = s[i000] * (1 - fx) + s[i100] * fx;
-            const double c10 = s[i010] * (1 - fx) + s[i110] * fx;
-            const double c01 = s[i001] * (1 - fx) + s[i101] * fx;
-            const double c11 = s[i011] * (1 - fx) + s[i111] * fx;
-            const double c0 = c00 * (1 - fy) + c10 * fy;
-            const double c1 = c01 * (1 - fy) + c11 * fy;
-            out.data()[static_cast<std::size_t>(t) * dst_n + dst] =
-                static_cast<float>(c0 * (1 - fz) + c1 * fz);
-          }
+          // Trilinear, volume by volume.
+          const std::array<std::int64_t, 3> sdims{sx, sy, sz};
+          for (std::int64_t t = 0; t < source.volumes(); ++t)
+            out.data()[static_cast<std::size_t>(t) * dst_n + dst] = sample_trilinear(
+                source.data() + static_cast<std::size_t>(t) * src_n, sdims, x, y, z, outside);
         }
   });
   return out;

@@ -31,31 +31,6 @@ std::vector<double> gaussian_kernel(double fwhm_voxels) {
   return k;
 }
 
-// Trilinear sample of a 3D image at voxel coordinates (0 outside, clamped within half a voxel).
-float trilinear(const float* s, const std::array<std::int64_t, 3>& d, double x, double y, double z) {
-  if (x < -0.5 || y < -0.5 || z < -0.5 || x > static_cast<double>(d[0]) - 0.5 ||
-      y > static_cast<double>(d[1]) - 0.5 || z > static_cast<double>(d[2]) - 0.5)
-    return 0.0f;
-  x = std::clamp(x, 0.0, static_cast<double>(d[0] - 1));
-  y = std::clamp(y, 0.0, static_cast<double>(d[1] - 1));
-  z = std::clamp(z, 0.0, static_cast<double>(d[2] - 1));
-  const auto x0 = std::min(static_cast<std::int64_t>(x), d[0] - 1),
-             y0 = std::min(static_cast<std::int64_t>(y), d[1] - 1),
-             z0 = std::min(static_cast<std::int64_t>(z), d[2] - 1);
-  const auto x1 = std::min(x0 + 1, d[0] - 1), y1 = std::min(y0 + 1, d[1] - 1),
-             z1 = std::min(z0 + 1, d[2] - 1);
-  const double fx = x - static_cast<double>(x0), fy = y - static_cast<double>(y0),
-               fz = z - static_cast<double>(z0);
-  auto at = [&](std::int64_t a, std::int64_t b, std::int64_t c) {
-    return static_cast<double>(s[(c * d[1] + b) * d[0] + a]);
-  };
-  const double c00 = at(x0, y0, z0) * (1 - fx) + at(x1, y0, z0) * fx;
-  const double c10 = at(x0, y1, z0) * (1 - fx) + at(x1, y1, z0) * fx;
-  const double c01 = at(x0, y0, z1) * (1 - fx) + at(x1, y0, z1) * fx;
-  const double c11 = at(x0, y1, z1) * (1 - fx) + at(x1, y1, z1) * fx;
-  return static_cast<float>((c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz);
-}
-
 void validate(const PartialVolume& pv, const BoldSpec& s) {
   if (s.volumes < 2) throw Error(fmt::format("a BOLD run needs >= 2 volumes, got {}", s.volumes));
   if (!(s.tr_s > 0.0)) throw Error(fmt::format("RepetitionTime must be > 0, got {}", s.tr_s));
@@ -285,7 +260,7 @@ Volume simulate_bold(const PartialVolume& pv, const BoldSpec& spec, std::uint64_
                 for (std::int64_t i = 0; i < dims[0]; ++i) {
                   const auto p = transform_point(
                       m, {static_cast<double>(i), static_cast<double>(j), static_cast<double>(k)});
-                  o[(k * dims[1] + j) * dims[0] + i] = trilinear(sig.data(), dims, p[0], p[1], p[2]);
+                  o[(k * dims[1] + j) * dims[0] + i] = sample_trilinear(sig.data(), dims, p[0], p[1], p[2]);
                 }
           }
           Rng rng(derive_seed(seed, Stream::background, static_cast<std::uint64_t>(t)));

@@ -23,32 +23,6 @@ std::size_t region_slot(const std::vector<RegionTruth>& regions, const std::stri
   return regions.size();
 }
 
-float trilinear(const std::vector<float>& s, const std::array<std::int64_t, 3>& d,
-                const std::array<double, 3>& p) {
-  double x = p[0], y = p[1], z = p[2];
-  if (x < -0.5 || y < -0.5 || z < -0.5 || x > static_cast<double>(d[0]) - 0.5 ||
-      y > static_cast<double>(d[1]) - 0.5 || z > static_cast<double>(d[2]) - 0.5)
-    return 0.0f;
-  x = std::clamp(x, 0.0, static_cast<double>(d[0] - 1));
-  y = std::clamp(y, 0.0, static_cast<double>(d[1] - 1));
-  z = std::clamp(z, 0.0, static_cast<double>(d[2] - 1));
-  const auto x0 = std::min(static_cast<std::int64_t>(x), d[0] - 1),
-             y0 = std::min(static_cast<std::int64_t>(y), d[1] - 1),
-             z0 = std::min(static_cast<std::int64_t>(z), d[2] - 1);
-  const auto x1 = std::min(x0 + 1, d[0] - 1), y1 = std::min(y0 + 1, d[1] - 1),
-             z1 = std::min(z0 + 1, d[2] - 1);
-  const double fx = x - static_cast<double>(x0), fy = y - static_cast<double>(y0),
-               fz = z - static_cast<double>(z0);
-  auto at = [&](std::int64_t a, std::int64_t b, std::int64_t c) {
-    return static_cast<double>(s[static_cast<std::size_t>((c * d[1] + b) * d[0] + a)]);
-  };
-  const double c00 = at(x0, y0, z0) * (1 - fx) + at(x1, y0, z0) * fx;
-  const double c10 = at(x0, y1, z0) * (1 - fx) + at(x1, y1, z0) * fx;
-  const double c01 = at(x0, y0, z1) * (1 - fx) + at(x1, y0, z1) * fx;
-  const double c11 = at(x0, y1, z1) * (1 - fx) + at(x1, y1, z1) * fx;
-  return static_cast<float>((c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz);
-}
-
 } // namespace
 
 double noise_level_for_voxel(double voxel_mm3, double level_at_8mm3) {
@@ -152,10 +126,11 @@ Volume simulate_pet(const PartialVolume& pv, const PetImageSpec& spec, std::uint
             for (std::int64_t k = 0; k < dims[2]; ++k)
               for (std::int64_t j = 0; j < dims[1]; ++j)
                 for (std::int64_t i = 0; i < dims[0]; ++i)
-                  moved[static_cast<std::size_t>((k * dims[1] + j) * dims[0] + i)] =
-                      trilinear(a, dims,
-                                transform_point(m, {static_cast<double>(i), static_cast<double>(j),
-                                                    static_cast<double>(k)}));
+                  moved[static_cast<std::size_t>((k * dims[1] + j) * dims[0] + i)] = [&] {
+                    const auto q = transform_point(
+                        m, {static_cast<double>(i), static_cast<double>(j), static_cast<double>(k)});
+                    return sample_trilinear(a.data(), dims, q[0], q[1], q[2]);
+                  }();
             std::swap(a, moved);
           }
           fmri::gaussian_smooth(a, dims, psf);

@@ -10,6 +10,11 @@ enum class Interpolation { nearest, linear };
 Affine multiply(const Affine& a, const Affine& b); // a * b
 Affine invert(const Affine& a);                    // throws Error when singular
 
+// Trilinear sample of one 3D image (x fastest) at voxel coordinates (x, y, z). Points outside the
+// image by more than half a voxel give `outside`; points within half a voxel clamp to the edge.
+float sample_trilinear(const float* image, const std::array<std::int64_t, 3>& dims, double x, double y,
+                       double z, float outside = 0.0f);
+
 // For each voxel v of `target`: p = target_to_source_world * target.affine * v (world mm of the
 // source), sampled from `source` (through source.affine^-1). Outside the source -> `outside`.
 // 4D sources are resampled volume by volume. Parallel over slices; same result at any thread count.
