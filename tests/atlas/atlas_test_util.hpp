@@ -3,6 +3,8 @@
 // third-party atlases (AAL, Harvard-Oxford cortical, CIT168) and computing centroids from them
 // independently of the ROI table.
 #include <gtest/gtest.h>
+
+#include "temp_dir.hpp"
 #include <unistd.h>
 
 #include <array>
@@ -26,29 +28,8 @@ namespace rp_atlas_test {
 namespace fs = std::filesystem;
 using rewardpath::Volume;
 
-// A fresh directory per test, removed at the end unless the test failed.
-class TempDir {
-public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "atlas";
-    for (auto& c : name)
-      if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-    path_ = fs::temp_directory_path() / ("rp_atlas_test_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!::testing::Test::HasFailure()) fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
-private:
-  fs::path path_;
+struct TempDir : rewardpath::testdata::TempDir {
+  TempDir() : rewardpath::testdata::TempDir("rp_atlas_test") {}
 };
 
 inline void write_text(const fs::path& p, const std::string& text) {

@@ -2,6 +2,8 @@
 // Helpers shared by the modules/io tests: a per-test temporary directory, raw file bytes, gzip,
 // hand-built NIfTI-1 headers (from niftilib's nifti1.h struct) and error-message checks.
 #include <gtest/gtest.h>
+
+#include "temp_dir.hpp"
 #include <unistd.h>
 #include <zlib.h>
 
@@ -27,29 +29,8 @@ extern "C" {
 namespace rp_test {
 namespace fs = std::filesystem;
 
-// A fresh directory per test (tests run as separate processes under ctest -j), removed at the end.
-class TempDir {
-public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "io";
-    for (auto& c : name)
-      if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-    path_ = fs::temp_directory_path() / ("rp_io_test_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!::testing::Test::HasFailure()) fs::remove_all(path_, ec); // keep evidence on failure
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
-private:
-  fs::path path_;
+struct TempDir : rewardpath::testdata::TempDir {
+  TempDir() : rewardpath::testdata::TempDir("rp_io_test") {}
 };
 
 inline std::vector<std::uint8_t> read_bytes(const fs::path& p) {
