@@ -1,1 +1,79 @@
-// placeholder
+#include <cmath>
+#include <fmt/format.h>
+
+#include <Eigen/Dense>
+
+#include "rewardpath/core/error.hpp"
+#include "rewardpath/timeseries/roi_signal.hpp"
+
+namespace rewardpath::timeseries {
+
+std::vector<double> first_eigenvariate(std::span<const double> y, std::int64_t times, std::int64_t voxels) {
+  if (times <= 0 || voxels <= 0 || static_cast<std::int64_t>(y.size()) != times * voxels)
+    throw Error(
+        fmt::format("first_eigenvariate: {} values for {} times x {} voxels", y.size(), times, voxels));
+  Eigen::MatrixXd m =
+      Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(y.data(),
+                                                                                               times, voxels);
+  m.rowwise() -= m.colwise().mean();
+  // The smaller Gram matrix gives the first singular pair cheaply (as spm_regions does).
+  Eigen::VectorXd u, v;
+  double s1 = 0.0;
+  if (voxels <= times) {
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(m.transpose() * m);
+    s1 = std::sqrt(std::max(0.0, es.eigenvalues()(voxels - 1)));
+    v = es.eigenvectors().col(voxels - 1);
+    u = s1 > 0 ? Eigen::VectorXd(m * v / s1) : Eigen::VectorXd::Zero(times);
+  } else {
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(m * m.transpose());
+    s1 = std::sqrt(std::max(0.0, es.eigenvalues()(times - 1)));
+    u = es.eigenvectors().col(times - 1);
+    v = s1 > 0 ? Eigen::VectorXd(m.transpose() * u / s1) : Eigen::VectorXd::Zero(voxels);
+  }
+  if (v.sum() < 0) u = -u;
+  const Eigen::VectorXd e = u * (s1 / std::sqrt(static_cast<double>(voxels)));
+  return {e.data(), e.data() + e.size()};
+}
+
+RoiSignals extract(const Volume& run, const Volume& labels, const std::vector<RoiLabel>& rois,
+                   std::span<const std::uint8_t> mask) {
+  if (!labels.grid().same_sampling(run.grid()) || labels.volumes() != 1)
+    throw Error(
+        "ROI label image and run differ in grid (dimensions, voxel size or affine): the labels must be "
+        "resampled into the run's space first");
+  const std::int64_t nvox = run.voxels_per_volume();
+  if (!mask.empty() && static_cast<std::int64_t>(mask.size()) != nvox)
+    throw Error(fmt::format("ROI extraction: mask has {} voxels, the run {}", mask.size(), nvox));
+  const std::int64_t nt = run.volumes();
+  RoiSignals out;
+  for (const RoiLabel& roi : rois) {
+    std::vector<std::int64_t> idx;
+    for (std::int64_t v = 0; v < nvox; ++v)
+      if (std::lround(labels.data()[v]) == roi.index && (mask.empty() || mask[v] != 0)) idx.push_back(v);
+    if (idx.empty())
+      throw Error(fmt::format("ROI {} (label {}) has no voxel in the run's brain mask / field of view",
+                              roi.name, roi.index));
+    const auto nv = static_cast<std::int64_t>(idx.size());
+    std::vector<double> block(static_cast<std::size_t>(nt * nv));
+    std::vector<double> mean(static_cast<std::size_t>(nt), 0.0);
+    for (std::int64_t t = 0; t < nt; ++t) {
+      const float* vol = run.data() + t * nvox;
+      double sum = 0.0;
+      for (std::int64_t j = 0; j < nv; ++j) {
+        const double x = vol[idx[j]];
+        if (!std::isfinite(x))
+          throw Error(fmt::format("ROI {}: non-finite value at volume {} (voxel {})", roi.name, t, idx[j]));
+        block[t * nv + j] = x;
+        sum += x;
+      }
+      mean[t] = sum / static_cast<double>(nv);
+    }
+    out.names.push_back(roi.name);
+    out.voxels.push_back(nv);
+    out.mean.push_back(std::move(mean));
+    out.eigenvariate.push_back(first_eigenvariate(block, nt, nv));
+  }
+  return out;
+}
+
+} // namespace rewardpath::timeseries
