@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "config_fmri.hpp"
+#include "pet_stage.hpp"
 #include "rewardpath/core/error.hpp"
 
 namespace rewardpath::pipeline {
@@ -118,12 +120,12 @@ Config load_config(const std::filesystem::path& path) {
 
 Config parse_config(const io::Json& json, const std::string& where) {
   if (!json.is_object()) throw Error("the configuration must be a JSON object").context(where);
-  static const std::vector<std::string> known = {"tasks", "modalities", "registration"};
+  static const std::vector<std::string> known = {"tasks", "modalities", "registration", "preprocess",
+                                                 "glm",   "pet",        "group"};
   for (const auto& [key, value] : json.items()) {
     if (std::find(known.begin(), known.end(), key) == known.end())
-      throw Error(fmt::format("unknown configuration key \"{}\"; known keys: tasks, modalities, registration "
-                              "(see docs/config.md)",
-                              key))
+      throw Error(fmt::format("unknown configuration key \"{}\"; known keys: {} (see docs/config.md)", key,
+                              fmt::join(known, ", ")))
           .context(where);
   }
   Config c;
@@ -159,6 +161,22 @@ Config parse_config(const io::Json& json, const std::string& where) {
                                    }()}};
   // Only when given, so the digest (and the rerun skip) of configurations without it is unchanged.
   if (c.registration.enabled) c.source["registration"] = registration_source(c.registration);
+  if (auto it = json.find("preprocess"); it != json.end()) {
+    c.preprocess = parse_preprocess(*it, where);
+    c.source["preprocess"] = preprocess_source(c.preprocess);
+  }
+  if (auto it = json.find("glm"); it != json.end()) {
+    c.glm = parse_glm(*it, where);
+    c.source["glm"] = glm_source(c.glm);
+  }
+  if (auto it = json.find("group"); it != json.end()) {
+    c.group = parse_group(*it, where);
+    c.source["group"] = group_source(c.group);
+  }
+  if (auto it = json.find("pet"); it != json.end()) {
+    c.pet = parse_pet(*it, c.registration.enabled, where);
+    c.source["pet"] = pet_source(c.pet);
+  }
   return c;
 }
 

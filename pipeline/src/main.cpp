@@ -14,6 +14,7 @@
 #include "rewardpath/core/log.hpp"
 #include "rewardpath/core/provenance.hpp"
 #include "rewardpath/io/tsv.hpp"
+#include "rewardpath/pipeline/group.hpp"
 #include "rewardpath/pipeline/runner.hpp"
 #include "rewardpath/simulate/simulate.hpp"
 
@@ -56,7 +57,8 @@ int main(int argc, char** argv) {
       ->required();
   run_cmd
       ->add_option("analysis_level", level,
-                   "participant: per-subject stages (group level: coming with the GLM)")
+                   "participant: per-subject stages; group: second-level tests over the subjects' results "
+                   "(docs/group.md)")
       ->required()
       ->check(CLI::IsMember({"participant", "group"}));
   run_cmd
@@ -135,9 +137,10 @@ int main(int argc, char** argv) {
   try {
     if (run_cmd->parsed()) {
       if (level == "group") {
-        spdlog::error(
-            "the group level is not available yet: it arrives with the GLM stage; run 'participant' first");
-        return kExitUsage;
+        run.command_line = joined_command_line(argc, argv);
+        const auto summary = pipeline::run_group_level(run);
+        std::cout << summary.to_text();
+        return 0;
       }
       run.command_line = joined_command_line(argc, argv);
       const auto summary = pipeline::run_participant_level(run);

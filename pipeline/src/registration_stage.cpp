@@ -299,8 +299,15 @@ std::vector<fs::path> run_registration_stage(const SubjectPlan& plan, const Regi
     });
   for (const auto& in : plan.pet)
     with_context(in.run.image.string(), [&] {
-      s.run(in.run.entities, bids::derivative_path(out_dir, in.run.entities, bids::Output::mean_pet), "pet",
-            t1, t1_xfm);
+      // The PET stage's realigned mean when this run wrote it (newer than the load stage's mean): the
+      // atlas then lands in the realigned frames' space.
+      fs::path mean = bids::derivative_path(out_dir, in.run.entities, bids::Output::mean_pet);
+      const fs::path realigned =
+          bids::derivative_path(out_dir, in.run.entities, bids::Output::mean_pet_realigned);
+      std::error_code ec;
+      if (fs::exists(realigned, ec) && fs::last_write_time(realigned, ec) >= fs::last_write_time(mean, ec))
+        mean = realigned;
+      s.run(in.run.entities, mean, "pet", t1, t1_xfm);
     });
 
   bids::Entities subject;

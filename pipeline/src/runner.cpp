@@ -10,7 +10,9 @@
 #include <numeric>
 #include <optional>
 
+#include "fmri_stage.hpp"
 #include "load_stage.hpp"
+#include "pet_stage.hpp"
 #include "registration_stage.hpp"
 #include "rewardpath/bids/dataset.hpp"
 #include "rewardpath/bids/derivatives.hpp"
@@ -198,8 +200,23 @@ RunSummary run_participant_level(const RunParams& params) {
           remove_stale_temporaries(params.out_dir / ("sub-" + plan.label));
           outcome.outputs = with_context("sub-" + plan.label, [&] {
             auto outputs = run_load_stage(plan, params.bids_dir, params.out_dir);
+            PetFrames pet_frames; // PET: realign before registration (which then uses the realigned mean)
+            if (config.pet.enabled) {
+              auto more = run_pet_realign_stage(plan, config.pet, params.out_dir, pet_frames);
+              outputs.insert(outputs.end(), more.begin(), more.end());
+            }
             if (registration) {
               auto more = run_registration_stage(plan, *registration, config.registration, params.out_dir);
+              outputs.insert(outputs.end(), more.begin(), more.end());
+            }
+            if (config.pet.enabled && registration) {
+              auto more =
+                  run_pet_model_stage(plan, config.pet, pet_frames, registration->atlas_name, params.out_dir);
+              outputs.insert(outputs.end(), more.begin(), more.end());
+            }
+            {
+              auto more = run_fmri_stage(plan, config, registration ? &*registration : nullptr,
+                                         params.bids_dir, params.out_dir);
               outputs.insert(outputs.end(), more.begin(), more.end());
             }
             return outputs;

@@ -76,6 +76,10 @@ TEST(Derivatives, PetOutputs) {
             "sub-01/pet/sub-01_trc-raclopride_model-SRTM_meas-BPnd_mimap.nii.gz");
   EXPECT_EQ(rel(bids::derivative_path(kOut, pet, Output::mean_pet)),
             "sub-01/pet/sub-01_trc-raclopride_desc-mean_pet.nii.gz");
+  EXPECT_EQ(rel(bids::derivative_path(kOut, pet, Output::mean_pet_realigned)),
+            "sub-01/pet/sub-01_trc-raclopride_desc-realignedmean_pet.nii.gz");
+  EXPECT_EQ(rel(bids::derivative_path(kOut, pet, Output::pet_motion)),
+            "sub-01/pet/sub-01_trc-raclopride_desc-motion_timeseries.tsv");
   EXPECT_EQ(rel(bids::derivative_path(kOut, pet, Output::pet_summary)),
             "sub-01/pet/sub-01_trc-raclopride_desc-summary_pet.json");
   EXPECT_EQ(rel(bids::derivative_path(kOut, pet, Output::dseg, {{"atlas", "reward"}})),

@@ -77,6 +77,14 @@ const std::vector<Pattern>& patterns() {
        {{"desc", "registration"}},     {},                     {}},
       {Output::registration_figure, "registration_figure", Place::datatype, "figures", "overlay", ".png",
        {{"desc", "registration"}},     {"space"},              {}},
+      {Output::mean_pet_realigned, "mean_pet_realigned", Place::datatype, "pet", "pet",    ".nii.gz",
+       {{"desc", "realignedmean"}},    {},                     {}},
+      {Output::pet_motion,     "pet_motion",     Place::datatype,        "pet",  "timeseries", ".tsv",
+       {{"desc", "motion"}},           {},                     {}},
+      {Output::design_matrix,  "design_matrix",  Place::datatype,        "func", "design",     ".tsv",
+       {{"desc", "glm"}},              {},                     {}},
+      {Output::glm_summary,    "glm_summary",    Place::datatype,        "func", "statmap",    ".json",
+       {{"desc", "glm"}},              {},                     {"space"}},
   };
   // clang-format on
   return table;

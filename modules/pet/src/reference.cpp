@@ -240,13 +240,19 @@ BindingPotential srtm(const FrameTiming& timing, const std::vector<double>& targ
   bfp.weights = params.weights;
   bfp.max_grid_step_s = params.max_grid_step_s;
   const BindingPotential start = bf_srtm(timing, target, reference, bfp);
-  const RefCurve rc = ref_curve(timing, reference, params.max_grid_step_s);
+  RefCurve rc = ref_curve(timing, reference, params.max_grid_step_s);
+  const bool at_mids = params.sampling == ModelSampling::mid_time;
+  if (at_mids) { // kinfitr's convention: C_R linear through the mids, the model sampled there
+    std::vector<double> x, y;
+    detail::tac_curve(timing, reference, x, y);
+    rc.cr = detail::interp_linear(x, y, rc.grid.t);
+  }
   const Eigen::VectorXd cr_mid = to_eigen(reference);
   std::vector<double> conv;
   const detail::Model model = [&](const Eigen::VectorXd& p, Eigen::VectorXd& f) {
     const double r1 = p[0], k2 = p[1], k2a = k2 / (1.0 + p[2]);
     detail::conv_exp(rc.grid.t, rc.cr, k2a, conv);
-    f = r1 * cr_mid + (k2 - r1 * k2a) * to_eigen(rc.grid.frame_means(conv));
+    f = r1 * cr_mid + (k2 - r1 * k2a) * to_eigen(at_mids ? rc.grid.at_mids(conv) : rc.grid.frame_means(conv));
   };
   const Eigen::Vector3d lo(params.r1_min, params.k2_min, params.bp_min),
       hi(params.r1_max, params.k2_max, params.bp_max);

@@ -31,6 +31,10 @@ enum class Output {
                        // dseg.tsv row, in row order: fractional partial-volume weights)
   registration_qc,     // sub-X/sub-X_desc-registration_qc.json (every registration of the subject)
   registration_figure, // sub-X/figures/..._space-S_desc-registration_overlay.png
+  design_matrix,       // sub-X/func/..._desc-glm_design.tsv (first-level design matrix, one row per volume)
+  glm_summary,         // sub-X/func/..._desc-glm_statmap.json (model, columns, dof, diagnostics per run)
+  mean_pet_realigned,  // sub-X/pet/..._desc-realignedmean_pet.nii.gz (mean of the realigned frames)
+  pet_motion,          // sub-X/pet/..._desc-motion_timeseries.tsv (per-frame realignment parameters)
 };
 
 // The output path under `out_root` for a product derived from `source` (a parsed input name).

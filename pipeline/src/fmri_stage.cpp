@@ -1,0 +1,516 @@
+#include "fmri_stage.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <fmt/format.h>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "fmri_preprocess.hpp"
+#include "rewardpath/bids/derivatives.hpp"
+#include "rewardpath/core/error.hpp"
+#include "rewardpath/glm/contrast.hpp"
+#include "rewardpath/glm/design.hpp"
+#include "rewardpath/glm/fit.hpp"
+#include "rewardpath/io/json.hpp"
+#include "rewardpath/io/nifti.hpp"
+#include "rewardpath/io/tsv.hpp"
+#include "rewardpath/registration/registration.hpp"
+#include "rewardpath/timeseries/roi_signal.hpp"
+
+namespace rewardpath::pipeline {
+namespace fs = std::filesystem;
+
+namespace {
+
+glm::HrfModel hrf_model(const std::string& s) {
+  if (s == "spm") return glm::HrfModel::spm;
+  if (s == "spm+derivative") return glm::HrfModel::spm_derivative;
+  if (s == "spm+derivative+dispersion") return glm::HrfModel::spm_derivative_dispersion;
+  if (s == "glover") return glm::HrfModel::glover;
+  if (s == "glover+derivative") return glm::HrfModel::glover_derivative;
+  if (s == "glover+derivative+dispersion") return glm::HrfModel::glover_derivative_dispersion;
+  return glm::HrfModel::fir;
+}
+
+glm::NoiseModel noise_model(const std::string& s) {
+  if (s == "ols") return glm::NoiseModel::ols;
+  if (s == "arp") return glm::NoiseModel::arp;
+  return glm::NoiseModel::ar1;
+}
+
+// Percent signal change, 100 (y / mean - 1), per voxel inside the mask (others set to 0). Two
+// passes over the run, volume-major so memory is read sequentially; no copy of the run.
+void scale_to_percent(Volume& run, std::span<const std::uint8_t> mask) {
+  const std::int64_t nv = run.voxels_per_volume(), nt = run.volumes();
+  std::vector<double> mean(static_cast<std::size_t>(nv), 0.0);
+  for (std::int64_t t = 0; t < nt; ++t) {
+    const float* v = run.data() + t * nv;
+    for (std::int64_t i = 0; i < nv; ++i) mean[i] += v[i];
+  }
+  std::vector<float> scale(static_cast<std::size_t>(nv), 0.0f);
+  for (std::int64_t i = 0; i < nv; ++i) {
+    mean[i] /= static_cast<double>(nt);
+    if (mask[i] && mean[i] > 0) scale[i] = static_cast<float>(100.0 / mean[i]);
+  }
+  for (std::int64_t t = 0; t < nt; ++t) {
+    float* v = run.data() + t * nv;
+    for (std::int64_t i = 0; i < nv; ++i) v[i] = scale[i] > 0 ? v[i] * scale[i] - 100.0f : 0.0f;
+  }
+}
+
+std::vector<double> percent_of_mean(const std::vector<double>& y) {
+  double m = 0;
+  for (double v : y) m += v;
+  m /= static_cast<double>(y.size());
+  std::vector<double> out(y.size(), 0.0);
+  if (m > 0)
+    for (std::size_t t = 0; t < y.size(); ++t) out[t] = 100.0 * (y[t] / m - 1.0);
+  return out;
+}
+
+io::Table design_table(const glm::Design& d) {
+  io::Table t(d.columns);
+  for (std::int64_t r = 0; r < d.rows(); ++r) {
+    std::vector<std::string> row;
+    for (std::int64_t c = 0; c < d.cols(); ++c) row.push_back(io::format_number(d.matrix(r, c)));
+    t.add_row(std::move(row));
+  }
+  return t;
+}
+
+io::Table signals_table(const std::vector<std::string>& names,
+                        const std::vector<std::vector<double>>& series) {
+  io::Table t(names);
+  const std::size_t nt = series.empty() ? 0 : series.front().size();
+  for (std::size_t i = 0; i < nt; ++i) {
+    std::vector<std::string> row;
+    for (const auto& s : series) row.push_back(io::format_number(s[i]));
+    t.add_row(std::move(row));
+  }
+  return t;
+}
+
+// ROI contrast table: one row per ROI. p is given one-sided (P(T > t), as the maps) and two-sided.
+io::Table roi_contrast_table(const std::vector<std::string>& names, const std::vector<std::int64_t>& voxels,
+                             const glm::ContrastResult& c) {
+  const bool t = c.kind == glm::StatKind::t;
+  io::Table table(t ? std::vector<std::string>{"roi", "voxels", "effect", "se", "t", "dof", "z",
+                                               "p_one_sided", "p_two_sided"}
+                    : std::vector<std::string>{"roi", "voxels", "F", "dof_num", "dof", "z", "p"});
+  for (std::size_t r = 0; r < names.size(); ++r) {
+    const auto i = static_cast<Eigen::Index>(r);
+    std::vector<std::string> row{names[r], std::to_string(voxels[r])};
+    if (t) {
+      const double p1 = c.p(i);
+      const double p2 = std::min(1.0, 2.0 * std::min(p1, 1.0 - p1));
+      for (double v : {c.effect(0, i), std::sqrt(c.variance(0, i)), c.stat(i), c.dof, c.z(i), p1, p2})
+        row.push_back(io::format_number(v));
+    } else {
+      for (double v : {c.stat(i), c.dof_num, c.dof, c.z(i), c.p(i)}) row.push_back(io::format_number(v));
+    }
+    table.add_row(std::move(row));
+  }
+  return table;
+}
+
+// A grid covering the template's field of view at `res_mm` (voxel centres aligned with the
+// template's corner voxel's outer edge, as a block average would place them).
+Grid template_grid(const Grid& g, double res_mm) {
+  Grid out = g;
+  for (int a = 0; a < 3; ++a) {
+    const double f = res_mm / g.spacing_mm[a];
+    out.dims[a] = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::floor(g.dims[a] / f)));
+    out.spacing_mm[a] = res_mm;
+    for (int r = 0; r < 3; ++r) out.affine[r][a] = g.affine[r][a] * f;
+  }
+  for (int r = 0; r < 3; ++r) {
+    double shift = 0;
+    for (int a = 0; a < 3; ++a) shift += g.affine[r][a] * (res_mm / g.spacing_mm[a] - 1.0) / 2.0;
+    out.affine[r][3] = g.affine[r][3] + shift;
+  }
+  return out;
+}
+
+std::string res_label(double res_mm) {
+  return std::abs(res_mm - std::round(res_mm)) < 1e-9
+             ? fmt::format("{}", static_cast<int>(std::round(res_mm)))
+             : fmt::format("{}p{}", static_cast<int>(res_mm),
+                           static_cast<int>(std::round((res_mm - std::floor(res_mm)) * 10)));
+}
+
+// Does an expression mention one of `names` as a whole column name?
+bool mentions(const std::string& expr, const std::set<std::string>& names) {
+  std::string token;
+  auto is_name_char = [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.';
+  };
+  for (std::size_t i = 0; i <= expr.size(); ++i) {
+    if (i < expr.size() && is_name_char(expr[i])) {
+      token += expr[i];
+      continue;
+    }
+    if (!token.empty() && names.count(token)) return true;
+    token.clear();
+  }
+  return false;
+}
+
+struct TemplateMaps {
+  Volume effect, variance; // on the template grid, NaN outside the run's mask
+  double dof = 0;
+};
+
+// What one run contributes to the subject level.
+struct RunResult {
+  bids::Entities entities;
+  std::map<std::string, glm::ContrastResult> roi; // contrast -> per-ROI result
+  std::vector<std::int64_t> roi_voxels;           // ROI sizes in this run's space
+  std::map<std::string, TemplateMaps> maps;       // contrast -> template-space maps (t contrasts)
+};
+
+class FmriStage {
+public:
+  FmriStage(const SubjectPlan& plan, const Config& config, const RegistrationResources* reg,
+            fs::path bids_dir, fs::path out_dir)
+      : plan_(plan), config_(config), reg_(reg), bids_dir_(std::move(bids_dir)),
+        out_dir_(std::move(out_dir)) {
+    if (reg_) {
+      for (const auto& roi : reg_->atlas.rois) rois_.push_back({roi.index, roi.name});
+      template_grid_ = template_grid(reg_->template_brain.grid(), config_.glm.template_resolution_mm);
+      template_grid_.space = reg_->template_space;
+      const Volume brain = registration::apply_transform(reg_->template_brain, template_grid_,
+                                                         registration::Transform{}, true);
+      template_brain_.resize(static_cast<std::size_t>(brain.size()));
+      for (std::size_t i = 0; i < brain.size(); ++i) template_brain_[i] = brain.data()[i] > 0.5f;
+    }
+  }
+
+  std::vector<fs::path> run() {
+    std::map<std::string, std::vector<RunResult>> by_task;
+    for (const auto& in : plan_.bold) {
+      with_context(in.run.image.string(), [&] {
+        auto r = process_run(in);
+        if (r) by_task[in.run.entities.get("task")].push_back(std::move(*r));
+      });
+    }
+    for (auto& [task, runs] : by_task) combine_runs(runs);
+    return std::move(outputs_);
+  }
+
+private:
+  fs::path out(const bids::Entities& e, bids::Output kind,
+               const std::map<std::string, std::string>& extra = {}) {
+    fs::path p = bids::derivative_path(out_dir_, e, kind, extra);
+    outputs_.push_back(p);
+    return p;
+  }
+
+  std::optional<RunResult> process_run(const BoldInput& in) {
+    Volume bold = io::read_nifti_voxels(in.header);
+    const double tr = in.metadata.repetition_time_s;
+    const PreparedRun prep = prepare_run(bold, in, config_.preprocess);
+    const bids::Entities& ents = in.run.entities;
+    RunResult result;
+    if (prep.confounds.columns().size() > 0)
+      io::write_tsv(out(ents, bids::Output::confounds), prep.confounds);
+
+    // The atlas in this run's space (registration stage), then ROI signals from the data as they are.
+    std::optional<Volume> labels;
+    std::optional<timeseries::RoiSignals> signals;
+    if (reg_) {
+      const fs::path dseg = bids::derivative_path(out_dir_, ents, bids::Output::dseg,
+                                                  {{"space", "bold"}, {"atlas", reg_->atlas_name}});
+      labels = io::read_nifti(dseg, io::Expect::volume3d);
+      labels->grid().space = bold.grid().space;
+      if (!labels->grid().same_sampling(bold.grid()))
+        throw Error("the atlas in BOLD space (" + dseg.filename().string() +
+                    ") is not on the run's grid: rerun the registration stage (--force)");
+      signals = timeseries::extract(bold, *labels, rois_, prep.mask);
+      result.roi_voxels = signals->voxels;
+      const std::map<std::string, std::string> a{{"atlas", reg_->atlas_name}};
+      io::write_tsv(out(ents, bids::Output::roi_timeseries, a), signals_table(signals->names, signals->mean));
+      auto ae = a;
+      ae["desc"] = "eigenvariate";
+      io::write_tsv(out(ents, bids::Output::roi_timeseries, ae),
+                    signals_table(signals->names, signals->eigenvariate));
+    }
+    if (!config_.glm.enabled) return std::nullopt;
+    if (!in.events) {
+      spdlog::warn("{}: no events.tsv, so no GLM for this run", in.run.image.filename().string());
+      return std::nullopt;
+    }
+
+    // Design: configured conditions absent from this run's events are dropped (with their contrasts).
+    const GlmConfig& g = config_.glm;
+    glm::DesignParams dp;
+    dp.tr_s = tr;
+    dp.volumes = bold.volumes();
+    dp.slice_time_ref = g.slice_time_ref >= 0 ? g.slice_time_ref : prep.slice_time_ref;
+    dp.hrf = hrf_model(g.hrf);
+    dp.fir_delays = g.fir_delays;
+    const auto present = in.events->trial_types();
+    std::set<std::string> dropped;
+    for (const auto& c : g.conditions) {
+      if (std::find(present.begin(), present.end(), c) != present.end())
+        dp.conditions.push_back(c);
+      else
+        dropped.insert(c);
+    }
+    if (!g.conditions.empty() && dp.conditions.empty())
+      throw Error(fmt::format("none of the configured conditions ({}) occurs in {} (trial types there: {})",
+                              fmt::join(g.conditions, ", "), in.events->source.filename().string(),
+                              fmt::join(present, ", ")));
+    for (const auto& m : g.modulators)
+      if (!dropped.count(m.condition)) dp.modulators.push_back({m.condition, m.column});
+    for (const auto& name : g.confounds) {
+      const auto col = prep.confounds.find_column(name);
+      if (!col)
+        throw Error(
+            fmt::format("confound \"{}\" (config glm.confounds) is not in the confounds table; it has: {}",
+                        name, fmt::join(prep.confounds.columns(), ", ")));
+      glm::Confound c{name, {}};
+      for (std::size_t r = 0; r < prep.confounds.row_count(); ++r)
+        c.values.push_back(prep.confounds.is_na(r, *col) ? 0.0 : prep.confounds.number(r, *col));
+      dp.confounds.push_back(std::move(c));
+    }
+    dp.drift = g.drift == "cosine"
+                   ? glm::DriftModel::cosine
+                   : (g.drift == "polynomial" ? glm::DriftModel::polynomial : glm::DriftModel::none);
+    dp.high_pass_s = g.high_pass_s;
+    dp.drift_order = g.drift_order;
+    const glm::Design design = with_context("design matrix from " + in.events->source.filename().string(),
+                                            [&] { return glm::make_design(*in.events, dp); });
+    io::write_tsv(out(ents, bids::Output::design_matrix), design_table(design));
+
+    glm::FitParams fp;
+    fp.noise_model = noise_model(g.noise_model);
+    fp.ar_order = g.ar_order;
+
+    std::vector<ContrastConfig> contrasts;
+    std::vector<std::string> skipped;
+    for (const auto& c : g.contrasts) {
+      bool uses_dropped = false;
+      for (const auto& e : c.expressions) uses_dropped = uses_dropped || mentions(e, dropped);
+      if (uses_dropped)
+        skipped.push_back(c.name);
+      else
+        contrasts.push_back(c);
+    }
+    if (!skipped.empty())
+      spdlog::warn("{}: conditions {} have no events in this run; contrasts {} are skipped for it",
+                   in.run.image.filename().string(), fmt::join(dropped, ", "), fmt::join(skipped, ", "));
+
+    result.entities = ents;
+    io::Json summary = {{"Sources", {in.run.image.string()}},
+                        {"NoiseModel", g.noise_model},
+                        {"HRF", g.hrf},
+                        {"Columns", design.columns},
+                        {"Volumes", design.rows()},
+                        {"SignalScaling", g.signal_scaling ? "percent of the voxel (ROI) mean" : "none"},
+                        {"SliceTimeRef", dp.slice_time_ref},
+                        {"DroppedConditions", dropped},
+                        {"SkippedContrasts", skipped},
+                        {"Preprocessing", prep.summary}};
+
+    // ROI model on the ROI mean series.
+    if (signals) {
+      Eigen::MatrixXd y(bold.volumes(), static_cast<Eigen::Index>(signals->names.size()));
+      for (std::size_t r = 0; r < signals->names.size(); ++r) {
+        const auto s = g.signal_scaling ? percent_of_mean(signals->mean[r]) : signals->mean[r];
+        for (std::int64_t t = 0; t < bold.volumes(); ++t) y(t, static_cast<Eigen::Index>(r)) = s[t];
+      }
+      glm::FitParams rp = fp;
+      rp.ar_smoothing_fwhm_mm = 0; // ROI series are not voxels of a grid
+      const glm::FirstLevelFit fit = glm::fit(y, design, rp);
+      for (const auto& c : contrasts) {
+        glm::ContrastResult cr = c.expressions.size() == 1 ? glm::contrast(fit, c.expressions.front())
+                                                           : glm::contrast(fit, c.expressions);
+        io::write_tsv(out(ents, bids::Output::roi_table, {{"atlas", reg_->atlas_name}, {"contrast", c.name}}),
+                      roi_contrast_table(signals->names, signals->voxels, cr));
+        result.roi.emplace(c.name, std::move(cr));
+      }
+      const auto ac = glm::residual_autocorrelation_summary(fit);
+      summary["RoiResidualAutocorrelation"] = {{"MeanLag1to3", ac.mean}, {"ExpectedSD", ac.expected_sd}};
+    }
+
+    if (g.voxelwise) {
+      smooth_for_glm(bold, config_.preprocess);
+      if (g.signal_scaling) scale_to_percent(bold, prep.mask);
+      const glm::FirstLevelFit fit = glm::fit(bold, design, fp, prep.mask);
+      const auto ac = glm::residual_autocorrelation_summary(fit);
+      summary["ResidualAutocorrelation"] = {{"MeanLag1to3", ac.mean},
+                                            {"MedianLag1to3", ac.median},
+                                            {"FractionOutside95", ac.fraction_outside},
+                                            {"ExpectedSD", ac.expected_sd}};
+      summary["Dof"] = fit.dof;
+      std::optional<registration::Transform> to_bold; // template world -> this run's world
+      if (reg_) to_bold = template_to_run(ents);
+      for (const auto& c : contrasts) {
+        const glm::ContrastResult cr = c.expressions.size() == 1 ? glm::contrast(fit, c.expressions.front())
+                                                                 : glm::contrast(fit, c.expressions);
+        write_maps(ents, c.name, fit, cr, {});
+        if (to_bold && cr.kind == glm::StatKind::t) {
+          TemplateMaps tm;
+          tm.effect = to_template(glm::to_volume(fit, cr.effect_row(0), std::nanf("")), *to_bold);
+          tm.variance =
+              to_template(glm::to_volume(fit, cr.variance.row(0).transpose(), std::nanf("")), *to_bold);
+          tm.dof = cr.dof;
+          result.maps.emplace(c.name, std::move(tm));
+        }
+      }
+    }
+    io::write_json(out(ents, bids::Output::glm_summary), summary);
+    return result;
+  }
+
+  // The registration stage's run -> template transform, inverted (maps are pulled onto the template grid).
+  std::optional<registration::Transform> template_to_run(const bids::Entities& ents) {
+    const fs::path xfm = bids::derivative_path(out_dir_, ents, bids::Output::xfm,
+                                               {{"from", reg_->template_space}, {"to", "bold"}});
+    registration::Transform t = registration::read_transform(xfm);
+    if (!t.is_linear()) {
+      spdlog::warn("{}: nonlinear registration; template-space maps are not written yet (native space only)",
+                   xfm.filename().string());
+      return std::nullopt;
+    }
+    return registration::invert_linear(t);
+  }
+
+  // Trilinear onto the template grid; outside the run's mask (NaN in the map) -> NaN.
+  Volume to_template(const Volume& native, const registration::Transform& template_to_bold) const {
+    Volume valid_in(native.grid(), 1), filled(native.grid(), 1);
+    for (std::size_t i = 0; i < native.size(); ++i) {
+      const bool ok = std::isfinite(native.data()[i]);
+      valid_in.data()[i] = ok ? 1.f : 0.f;
+      filled.data()[i] = ok ? native.data()[i] : 0.f;
+    }
+    Volume v = registration::apply_transform(filled, template_grid_, template_to_bold);
+    const Volume valid = registration::apply_transform(valid_in, template_grid_, template_to_bold);
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      // A template voxel is kept when it is in the template brain and fully inside the run's mask
+      // (all interpolation neighbours valid), so edges never mix in zeros.
+      if (!(template_brain_[i] && valid.data()[i] > 0.999f)) v.data()[i] = std::nanf("");
+    }
+    v.grid().space = template_grid_.space;
+    return v;
+  }
+
+  void write_maps(const bids::Entities& ents, const std::string& contrast, const glm::FirstLevelFit& fit,
+                  const glm::ContrastResult& cr, const std::map<std::string, std::string>& extra) {
+    auto write = [&](const std::string& stat, const Eigen::VectorXd& values) {
+      auto e = extra;
+      e["contrast"] = contrast;
+      e["stat"] = stat;
+      io::write_nifti(out(ents, bids::Output::statmap, e), glm::to_volume(fit, values, 0.0f));
+    };
+    if (cr.kind == glm::StatKind::t) {
+      write("effect", cr.effect_row(0));
+      write("variance", cr.variance.row(0).transpose());
+      write("t", cr.stat);
+    } else {
+      write("F", cr.stat);
+    }
+    write("z", cr.z);
+    write("p", cr.p);
+  }
+
+  // Fixed effects over the runs of one task: ROI tables (run space) and template-space maps.
+  void combine_runs(std::vector<RunResult>& runs) {
+    bids::Entities ents = runs.front().entities;
+    ents.values.erase("run");
+    std::set<std::string> sessions;
+    for (const auto& r : runs) sessions.insert(r.entities.get("ses"));
+    if (sessions.size() > 1) ents.values.erase("ses");
+    const std::string desc = "fixedeffects";
+    for (const auto& c : config_.glm.contrasts) {
+      std::vector<glm::ContrastResult> roi;
+      for (const auto& r : runs)
+        if (auto it = r.roi.find(c.name); it != r.roi.end() && it->second.kind == glm::StatKind::t)
+          roi.push_back(it->second);
+      if (!roi.empty()) {
+        const glm::ContrastResult fx = glm::fixed_effects(roi);
+        std::vector<std::string> names;
+        for (const auto& r : rois_) names.push_back(r.name);
+        // ROI sizes differ per run (own grids): the table reports the first run's.
+        io::Table table = roi_contrast_table(names, runs.front().roi_voxels, fx);
+        io::write_tsv(out(ents, bids::Output::roi_table,
+                          {{"atlas", reg_->atlas_name}, {"contrast", c.name}, {"desc", desc}}),
+                      table);
+      }
+      std::vector<const TemplateMaps*> maps;
+      for (const auto& r : runs)
+        if (auto it = r.maps.find(c.name); it != r.maps.end()) maps.push_back(&it->second);
+      if (!maps.empty()) write_template_fixed_effects(ents, c.name, maps);
+    }
+  }
+
+  void write_template_fixed_effects(const bids::Entities& ents, const std::string& contrast,
+                                    const std::vector<const TemplateMaps*>& maps) {
+    const Grid& grid = template_grid_;
+    const std::int64_t nv = grid.voxel_count();
+    std::vector<std::int64_t> inside;
+    for (std::int64_t i = 0; i < nv; ++i) {
+      bool ok = true;
+      for (const auto* m : maps) ok = ok && std::isfinite(m->effect.data()[i]) && m->variance.data()[i] > 0;
+      if (ok) inside.push_back(i);
+    }
+    std::vector<glm::ContrastResult> runs;
+    for (const auto* m : maps) {
+      glm::ContrastResult r;
+      r.kind = glm::StatKind::t;
+      r.effect.resize(1, static_cast<Eigen::Index>(inside.size()));
+      r.variance.resize(1, static_cast<Eigen::Index>(inside.size()));
+      for (std::size_t j = 0; j < inside.size(); ++j) {
+        r.effect(0, static_cast<Eigen::Index>(j)) = m->effect.data()[inside[j]];
+        r.variance(0, static_cast<Eigen::Index>(j)) = m->variance.data()[inside[j]];
+      }
+      r.dof = m->dof;
+      runs.push_back(std::move(r));
+    }
+    const glm::ContrastResult fx = glm::fixed_effects(runs);
+    const std::map<std::string, std::string> base{{"space", grid.space},
+                                                  {"res", res_label(config_.glm.template_resolution_mm)},
+                                                  {"contrast", contrast},
+                                                  {"desc", "fixedeffects"}};
+    auto write = [&](const std::string& stat, const Eigen::VectorXd& values) {
+      Volume v(grid, 1, std::nanf(""));
+      for (std::size_t j = 0; j < inside.size(); ++j)
+        v.data()[inside[j]] = static_cast<float>(values(static_cast<Eigen::Index>(j)));
+      auto e = base;
+      e["stat"] = stat;
+      io::write_nifti(out(ents, bids::Output::statmap, e), v);
+    };
+    write("effect", fx.effect_row(0));
+    write("variance", fx.variance.row(0).transpose());
+    write("t", fx.stat);
+    write("z", fx.z);
+    write("p", fx.p);
+  }
+
+  const SubjectPlan& plan_;
+  const Config& config_;
+  const RegistrationResources* reg_;
+  fs::path bids_dir_, out_dir_;
+  std::vector<timeseries::RoiLabel> rois_;
+  Grid template_grid_;
+  std::vector<std::uint8_t> template_brain_;
+  std::vector<fs::path> outputs_;
+};
+
+} // namespace
+
+std::vector<fs::path> run_fmri_stage(const SubjectPlan& plan, const Config& config,
+                                     const RegistrationResources* registration, const fs::path& bids_dir,
+                                     const fs::path& out_dir) {
+  if (plan.bold.empty() || (!config.preprocess.enabled && !config.glm.enabled)) return {};
+  if (config.glm.enabled && !registration && !config.glm.voxelwise)
+    throw Error("glm.voxelwise is false and the registration stage is off: no ROI and no map would be made; "
+                "add \"registration\" to the configuration (ROIs need the atlas in the run's space)");
+  FmriStage stage(plan, config, registration, bids_dir, out_dir);
+  return stage.run();
+}
+
+} // namespace rewardpath::pipeline
