@@ -48,31 +48,6 @@ Affine invert(const Affine& a) {
   return inv;
 }
 
-float sample_trilinear(const float* s, const std::array<std::int64_t, 3>& d, double x, double y, double z,
-                       float outside) {
-  if (x < -0.5 || y < -0.5 || z < -0.5 || x > static_cast<double>(d[0]) - 0.5 ||
-      y > static_cast<double>(d[1]) - 0.5 || z > static_cast<double>(d[2]) - 0.5)
-    return outside;
-  x = std::clamp(x, 0.0, static_cast<double>(d[0] - 1));
-  y = std::clamp(y, 0.0, static_cast<double>(d[1] - 1));
-  z = std::clamp(z, 0.0, static_cast<double>(d[2] - 1));
-  const auto x0 = std::min(static_cast<std::int64_t>(x), d[0] - 1);
-  const auto y0 = std::min(static_cast<std::int64_t>(y), d[1] - 1);
-  const auto z0 = std::min(static_cast<std::int64_t>(z), d[2] - 1);
-  const auto x1 = std::min(x0 + 1, d[0] - 1), y1 = std::min(y0 + 1, d[1] - 1),
-             z1 = std::min(z0 + 1, d[2] - 1);
-  const double fx = x - static_cast<double>(x0), fy = y - static_cast<double>(y0),
-               fz = z - static_cast<double>(z0);
-  auto at = [&](std::int64_t a, std::int64_t b, std::int64_t c) {
-    return static_cast<double>(s[static_cast<std::size_t>((c * d[1] + b) * d[0] + a)]);
-  };
-  const double c00 = at(x0, y0, z0) * (1 - fx) + at(x1, y0, z0) * fx;
-  const double c10 = at(x0, y1, z0) * (1 - fx) + at(x1, y1, z0) * fx;
-  const double c01 = at(x0, y0, z1) * (1 - fx) + at(x1, y0, z1) * fx;
-  const double c11 = at(x0, y1, z1) * (1 - fx) + at(x1, y1, z1) * fx;
-  return static_cast<float>((c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz);
-}
-
 Volume resample(const Volume& source, const Grid& target, const Affine& target_to_source_world,
                 Interpolation interpolation, float outside) {
   if (source.size() == 0) throw Error("resample: empty source image");
