@@ -2,11 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <future>
+#include <memory>
 #include <map>
 #include <mutex>
 
 #include <tbb/blocked_range.h>
+#include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>
+
+#include "fit_time.hpp"
 
 #include "rewardpath/core/error.hpp"
 
@@ -125,6 +130,7 @@ struct Source {
   SeriesView view; // when set (data != nullptr)
   const ChunkReader* reader = nullptr;
   std::mutex* reader_mutex = nullptr;
+  const VolumeReader* volumes = nullptr; // time-ordered blocks of whole volumes
 };
 
 struct Plan {
@@ -132,6 +138,8 @@ struct Plan {
   std::vector<std::int64_t> chunk_begin; // into `fitted`, chunks.size() + 1 entries
 };
 
+// The voxel-chunk engine (whole series of a chunk in double): used for arp, which needs two
+// passes over the data; ols and ar1 go through fit_time_blocked.
 class Engine {
 public:
   Engine(const Design& d, const FitParams& prm) : prm_(prm) {
@@ -279,6 +287,82 @@ Plan make_plan(std::int64_t total, std::span<const std::uint8_t> mask, std::int6
   return plan;
 }
 
+// ols and ar1: sufficient statistics per chunk, one block of volumes at a time (fit_time.hpp).
+void fit_time_blocked(const Source& src, const Plan& plan, const Design& design, const FitParams& prm,
+                      FirstLevelFit& out) {
+  const detail::TimeEngine te(design, prm);
+  const std::int64_t n = design.rows(), nb_max = te.block();
+  const std::size_t chunks = plan.chunk_begin.size() - 1;
+  tbb::enumerable_thread_specific<detail::TimeEngine::Scratch> scratch;
+  auto chunk_size = [&](std::size_t c) { return plan.chunk_begin[c + 1] - plan.chunk_begin[c]; };
+  if (src.volumes) {
+    // Whole volumes in time order: the next block is read (e.g. decompressed) on another thread
+    // while this one is fitted; only two blocks of volumes are in memory.
+    std::vector<detail::TimeEngine::State> states(chunks);
+    for (std::size_t c = 0; c < chunks; ++c) te.init(states[c], chunk_size(c));
+    const auto block_floats = static_cast<std::size_t>(std::min(nb_max, n) * src.total);
+    std::array<std::unique_ptr<float[]>, 2> buf{std::unique_ptr<float[]>(new float[block_floats]),
+                                                std::unique_ptr<float[]>(new float[block_floats])};
+    auto read = [&](std::int64_t t0, float* b) {
+      const auto nb = std::min(nb_max, n - t0);
+      (*src.volumes)(t0, nb, std::span<float>(b, static_cast<std::size_t>(nb * src.total)));
+    };
+    read(0, buf[0].get());
+    int cur = 0;
+    for (std::int64_t t0 = 0; t0 < n; t0 += nb_max) {
+      std::future<void> next;
+      if (t0 + nb_max < n)
+        next =
+            std::async(std::launch::async, read, t0 + nb_max, buf[static_cast<std::size_t>(1 - cur)].get());
+      const auto nb = std::min(nb_max, n - t0);
+      const float* base = buf[static_cast<std::size_t>(cur)].get();
+      tbb::parallel_for(
+          tbb::blocked_range<std::size_t>(0, chunks, 1), [&](const tbb::blocked_range<std::size_t>& r) {
+            auto& sc = scratch.local();
+            for (std::size_t c = r.begin(); c != r.end(); ++c)
+              te.add(states[c], t0, nb, base, src.total, plan.fitted.data() + plan.chunk_begin[c], sc);
+          });
+      if (next.valid()) next.get();
+      cur = 1 - cur;
+    }
+    tbb::parallel_for(std::size_t{0}, chunks,
+                      [&](std::size_t c) { te.finish(states[c], out, plan.chunk_begin[c]); });
+    return;
+  }
+  // A view or a chunk reader: each chunk's whole series, block by block of time.
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, chunks, 1),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+                      auto& sc = scratch.local();
+                      detail::TimeEngine::State st;
+                      std::vector<float> buf;
+                      std::vector<std::int64_t> idx;
+                      for (std::size_t c = r.begin(); c != r.end(); ++c) {
+                        const auto b = plan.chunk_begin[c], m = chunk_size(c);
+                        te.init(st, m);
+                        if (m == 0) continue;
+                        const std::int64_t* ix = plan.fitted.data() + b;
+                        const float* base = src.view.data;
+                        std::int64_t stride = src.view.time_stride;
+                        if (!src.view.data) {
+                          const auto first = ix[0], count = ix[m - 1] - first + 1;
+                          buf.resize(static_cast<std::size_t>(count * n));
+                          {
+                            std::lock_guard<std::mutex> lock(*src.reader_mutex);
+                            (*src.reader)(first, count, std::span<float>(buf));
+                          }
+                          idx.assign(ix, ix + m);
+                          for (auto& i : idx) i -= first;
+                          ix = idx.data();
+                          base = buf.data();
+                          stride = count;
+                        }
+                        for (std::int64_t t0 = 0; t0 < n; t0 += nb_max)
+                          te.add(st, t0, std::min(nb_max, n - t0), base + t0 * stride, stride, ix, sc);
+                        te.finish(st, out, b);
+                      }
+                    });
+}
+
 FirstLevelFit run(const Source& src, const Design& design, const FitParams& prm,
                   const std::optional<Grid>& grid, std::span<const std::uint8_t> mask) {
   if (src.times != design.rows())
@@ -342,6 +426,10 @@ FirstLevelFit run(const Source& src, const Design& design, const FitParams& prm,
       for (int l = 0; l < eng.p(); ++l) out.ar(l, v) = static_cast<float>(a(l));
     }
   }
+  if (!two_pass) {
+    fit_time_blocked(src, plan, design, prm, out);
+    return out;
+  }
   tbb::parallel_for(tbb::blocked_range<std::size_t>(0, chunks, 1),
                     [&](const tbb::blocked_range<std::size_t>& r) {
                       MatrixXd y;
@@ -393,6 +481,18 @@ FirstLevelFit fit(const Volume& bold, const Design& design, const FitParams& par
   src.times = bold.volumes();
   src.view = series_view(bold);
   return run(src, design, params, bold.grid(), mask);
+}
+
+FirstLevelFit fit_volumes(std::int64_t times, std::int64_t series, const VolumeReader& reader,
+                          const Design& design, const FitParams& params, const std::optional<Grid>& grid,
+                          std::span<const std::uint8_t> mask) {
+  if (params.noise_model == NoiseModel::arp)
+    throw Error("fit_volumes: the arp model needs two passes over the data; use fit_streaming");
+  Source src;
+  src.total = series;
+  src.times = times;
+  src.volumes = &reader;
+  return run(src, design, params, grid, mask);
 }
 
 FirstLevelFit fit_streaming(std::int64_t series, const ChunkReader& reader, const Design& design,

@@ -20,7 +20,9 @@
 #include "rewardpath/core/provenance.hpp"
 
 extern "C" {
+#include <libdeflate.h>
 #include <nifti2_io.h>
+#include <zlib.h>
 }
 
 namespace rewardpath::io {
@@ -710,6 +712,175 @@ void write_nifti(const fs::path& path, const Volume& v, const NiftiWriteOptions&
       }
     }
     out.commit();
+  });
+}
+
+} // namespace rewardpath::io
+
+// ---------------------------------------------------------------------------------------------
+// Streaming volumes in time order
+
+namespace rewardpath::io {
+
+struct NiftiVolumeReader::Impl {
+  NiftiHeader h;
+  std::int64_t next = 0;
+  std::size_t volume_bytes = 0;
+  // Uncompressed: positional reads.
+  int fd = -1;
+  // Gzip: members inflated whole by libdeflate into `pend` while they fit kMember bytes, else
+  // zlib streaming from then on. pend[p0, p1) is inflated but not yet consumed.
+  std::unique_ptr<detail::MappedFile> file;
+  std::size_t in_pos = 0;
+  std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> dec{
+      nullptr, libdeflate_free_decompressor};
+  bool use_zlib = false, zlib_open = false;
+  z_stream zs{};
+  std::unique_ptr<std::byte[]> pend; // kMember bytes, allocated once, not zeroed
+  std::size_t p0 = 0, p1 = 0;
+  std::size_t skip = 0; // header bytes still to drop from the inflated stream
+
+  static constexpr std::size_t kMember = std::size_t{32} << 20;
+  static constexpr std::size_t kZlibChunk = std::size_t{4} << 20; // <= kMember
+
+  ~Impl() {
+    if (fd >= 0) ::close(fd);
+    if (zlib_open) inflateEnd(&zs);
+  }
+
+  void ensure_pend() {
+    if (!pend) pend.reset(new std::byte[kMember]);
+  }
+
+  bool refill() {
+    p0 = p1 = 0;
+    const auto in = file->bytes();
+    if (use_zlib && zlib_open) {
+      ensure_pend();
+      zs.next_out = reinterpret_cast<Bytef*>(pend.get());
+      zs.avail_out = static_cast<uInt>(kZlibChunk);
+      while (zs.avail_out > 0) {
+        zs.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data() + in_pos));
+        zs.avail_in = static_cast<uInt>(std::min<std::size_t>(in.size() - in_pos, 1u << 30));
+        const auto before = zs.avail_in;
+        const int rc = inflate(&zs, Z_NO_FLUSH);
+        in_pos += before - zs.avail_in;
+        if (rc == Z_STREAM_END) {
+          inflateEnd(&zs);
+          zlib_open = false;
+          break;
+        }
+        if (rc != Z_OK) throw Error("corrupt gzip data near compressed byte " + std::to_string(in_pos));
+        if (before == 0 || (zs.avail_in == 0 && in_pos >= in.size())) break; // truncated: caller reports
+      }
+      p1 = kZlibChunk - zs.avail_out;
+      return p1 > 0;
+    }
+    if (in_pos >= in.size()) return false;
+    if (!detail::has_gzip_magic(in.subspan(in_pos))) {
+      for (std::size_t i = in_pos; i < in.size(); ++i)
+        if (in[i] != std::byte{0})
+          throw Error("corrupt gzip data: no gzip member header at compressed byte " +
+                      std::to_string(in_pos));
+      return false; // zero padding after the last member
+    }
+    if (use_zlib) {
+      zs = z_stream{};
+      if (inflateInit2(&zs, 15 + 16) != Z_OK) throw Error("cannot initialise zlib");
+      zlib_open = true;
+      return refill();
+    }
+    ensure_pend();
+    std::size_t used = 0, got = 0;
+    const auto rc = libdeflate_gzip_decompress_ex(dec.get(), in.data() + in_pos, in.size() - in_pos,
+                                                  pend.get(), kMember, &used, &got);
+    if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) { // a large member: stream it (and the rest) with zlib
+      use_zlib = true;
+      return refill();
+    }
+    if (rc != LIBDEFLATE_SUCCESS)
+      throw Error("corrupt or truncated gzip data in the member starting at compressed byte " +
+                  std::to_string(in_pos));
+    in_pos += used;
+    p1 = got;
+    return true;
+  }
+
+  void take(std::byte* dst, std::size_t n) {
+    while (n > 0) {
+      if (p0 == p1 && !refill())
+        throw Error(fmt::format("file is truncated: the decompressed stream ends before volume {} of {}",
+                                next + 1, h.volumes()));
+      const std::size_t drop = std::min(skip, p1 - p0);
+      p0 += drop;
+      skip -= drop;
+      const std::size_t c = std::min(n, p1 - p0);
+      std::memcpy(dst, pend.get() + p0, c);
+      p0 += c;
+      dst += c;
+      n -= c;
+    }
+  }
+};
+
+NiftiVolumeReader::NiftiVolumeReader(const NiftiHeader& header) : impl_(std::make_unique<Impl>()) {
+  auto& m = *impl_;
+  m.h = header;
+  m.volume_bytes = static_cast<std::size_t>(header.voxels_per_volume() * header.bytes_per_voxel);
+  with_context(header.path.string(), [&] {
+    bool compressed = false;
+    if (header.gzipped) {
+      m.file = std::make_unique<detail::MappedFile>(header.path);
+      compressed = detail::has_gzip_magic(m.file->bytes());
+    }
+    if (compressed) {
+      m.dec.reset(libdeflate_alloc_decompressor());
+      if (!m.dec) throw Error("out of memory allocating a gzip decompressor");
+      m.skip = static_cast<std::size_t>(header.vox_offset);
+    } else {
+      m.file.reset();
+      m.fd = ::open(header.path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (m.fd < 0) throw Error(std::string("cannot open: ") + std::strerror(errno));
+      ::posix_fadvise(m.fd, header.vox_offset, static_cast<off_t>(header.data_bytes()),
+                      POSIX_FADV_SEQUENTIAL);
+    }
+  });
+}
+
+NiftiVolumeReader::~NiftiVolumeReader() = default;
+
+const NiftiHeader& NiftiVolumeReader::header() const { return impl_->h; }
+std::int64_t NiftiVolumeReader::next_volume() const { return impl_->next; }
+
+void NiftiVolumeReader::read(std::int64_t count, std::span<float> out) {
+  auto& m = *impl_;
+  with_context(m.h.path.string(), [&] {
+    const auto nv = static_cast<std::size_t>(m.h.voxels_per_volume());
+    if (count < 0 || m.next + count > m.h.volumes())
+      throw Error(fmt::format("cannot read volumes {}..{}: the image has {}", m.next, m.next + count - 1,
+                              m.h.volumes()));
+    if (out.size() < static_cast<std::size_t>(count) * nv)
+      throw Error("output buffer too small for the volumes requested");
+    const std::size_t n = static_cast<std::size_t>(count) * nv;
+    const std::size_t bytes = static_cast<std::size_t>(count) * m.volume_bytes;
+    // Narrow types are read into the float buffer and widened in place; 8-byte types need room.
+    std::vector<std::byte> wide;
+    std::byte* dst = reinterpret_cast<std::byte*>(out.data());
+    if (m.h.bytes_per_voxel > 4) {
+      wide.resize(bytes);
+      dst = wide.data();
+    }
+    if (m.fd >= 0)
+      read_exact_at(m.fd, dst, bytes, m.h.vox_offset + m.next * static_cast<std::int64_t>(m.volume_bytes));
+    else
+      m.take(dst, bytes);
+    convert_to_float(m.h.datatype, dst, n, m.h.byte_swapped && m.h.bytes_per_voxel > 1);
+    if (!wide.empty()) std::memcpy(out.data(), wide.data(), n * sizeof(float));
+    if (m.h.scl_slope != 0.0 && std::isfinite(m.h.scl_slope) &&
+        !(m.h.scl_slope == 1.0 && m.h.scl_inter == 0.0))
+      for (std::size_t i = 0; i < n; ++i)
+        out[i] = static_cast<float>(static_cast<double>(out[i]) * m.h.scl_slope + m.h.scl_inter);
+    m.next += count;
   });
 }
 

@@ -27,10 +27,13 @@ namespace rewardpath::glm {
 
 enum class NoiseModel {
   ols, // ordinary least squares
-  ar1, // nilearn: lag-1 autocorrelation of the OLS residuals per voxel, rounded to
+  ar1, // nilearn: lag-1 autocorrelation of the OLS residuals per voxel, binned to
        // `ar1_decimals`, each distinct value refit with its whitened design. With
        // ar_bias_correction (default) the autocorrelation is first corrected for the bias the
-       // design induces in residual autocovariances (Worsley 2002); false = exactly nilearn.
+       // design induces in residual autocovariances (Worsley 2002) and rounded to the nearest bin;
+       // false = exactly nilearn 0.10 (lag sums normalised by n - l, binned toward zero).
+       // ols and ar1 read each sample once, in blocks of volumes (float GEMMs on sufficient
+       // statistics, see docs/glm.md), so they also stream whole volumes (fit_volumes).
   arp  // voxelwise AR(ar_order): bias-corrected residual autocorrelations (Worsley 2002),
        // smoothed spatially within the mask (Gaussian, ar_smoothing_fwhm_mm), Yule-Walker per voxel
 };
@@ -59,6 +62,11 @@ SeriesView series_view(const Volume& bold);
 // first .. first + count - 1. Called from worker threads, one call at a time; the arp model calls
 // it twice per chunk (an estimation pass, then the fit).
 using ChunkReader = std::function<void(std::int64_t first, std::int64_t count, std::span<float> out)>;
+
+// Time-ordered streaming: fill `out` (count x series, out[t * series + s]) with volumes
+// first .. first + count - 1. Called in time order, one call at a time, from a helper thread
+// while the previous block is being fitted (so decompression overlaps the fit).
+using VolumeReader = std::function<void(std::int64_t first, std::int64_t count, std::span<float> out)>;
 
 struct FirstLevelFit {
   std::vector<std::string> columns;
@@ -94,6 +102,13 @@ FirstLevelFit fit(const Volume& bold, const Design& design, const FitParams& par
 FirstLevelFit fit_streaming(std::int64_t series, const ChunkReader& reader, const Design& design,
                             const FitParams& params = {}, const std::optional<Grid>& grid = std::nullopt,
                             std::span<const std::uint8_t> mask = {});
+
+// Streaming whole volumes in time order (ols and ar1 only; arp throws): only two blocks of 32
+// volumes and the per-series sums are in memory, whatever the run's length. Same numbers as fit().
+FirstLevelFit fit_volumes(std::int64_t times, std::int64_t series, const VolumeReader& reader,
+                          const Design& design, const FitParams& params = {},
+                          const std::optional<Grid>& grid = std::nullopt,
+                          std::span<const std::uint8_t> mask = {});
 
 // Per-series values back on the grid (voxels not fitted get `fill`).
 Volume to_volume(const FirstLevelFit& fit, const Eigen::Ref<const Eigen::VectorXd>& values,

@@ -9,6 +9,8 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <span>
 #include <string>
 
 #include "rewardpath/core/volume.hpp"
@@ -57,6 +59,28 @@ Volume read_nifti_voxels(const NiftiHeader& header);
 inline Volume read_nifti(const std::filesystem::path& path, Expect expect = Expect::any) {
   return read_nifti_voxels(read_nifti_header(path, expect));
 }
+
+// Reads the volumes of a 4D image in time order, a block at a time, without holding the run:
+// memory is the mapped compressed file plus one inflated gzip member (or, for single-member
+// files, a few MB of zlib output). Values are those read_nifti gives (float, scaling applied).
+class NiftiVolumeReader {
+public:
+  explicit NiftiVolumeReader(const NiftiHeader& header);
+  ~NiftiVolumeReader();
+  NiftiVolumeReader(const NiftiVolumeReader&) = delete;
+  NiftiVolumeReader& operator=(const NiftiVolumeReader&) = delete;
+
+  const NiftiHeader& header() const;
+  std::int64_t next_volume() const; // volumes read so far
+  // Reads volumes next_volume() .. next_volume() + count - 1 into out (count x
+  // voxels_per_volume floats, volume-major). Throws Error (naming the file) when count runs past
+  // the last volume or the data are truncated or corrupt.
+  void read(std::int64_t count, std::span<float> out);
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 enum class StoredType { float32, int16, uint8, int32 };
 
