@@ -286,15 +286,16 @@ private:
     write("p", g.p);
     write("pfdr", g.p_fdr);
     if (g.permutation.count > 0) write("pfwe", g.p_fwe);
-    summary_.notes.push_back(fmt::format("group {} {} voxelwise: {} voxels, {} subjects{}", analysis,
-                                         contrast_label, inside.size(), yin.rows(),
-                                         g.permutation.count == 0 ? ""
-                                         : std::isfinite(g.permutation.fwe_threshold)
-                                             ? fmt::format(", {} permutations, FWE threshold |t| {:.2f}",
-                                                           g.permutation.count, g.permutation.fwe_threshold)
-                                             : fmt::format(", {} permutations: too few for an FWE threshold at "
-                                                           "alpha 0.05 (add subjects)",
-                                                           g.permutation.count)));
+    summary_.notes.push_back(
+        fmt::format("group {} {} voxelwise: {} voxels, {} subjects{}", analysis, contrast_label,
+                    inside.size(), yin.rows(),
+                    g.permutation.count == 0 ? ""
+                    : std::isfinite(g.permutation.fwe_threshold)
+                        ? fmt::format(", {} permutations, FWE threshold |t| {:.2f}", g.permutation.count,
+                                      g.permutation.fwe_threshold)
+                        : fmt::format(", {} permutations: too few for an FWE threshold at "
+                                      "alpha 0.05 (add subjects)",
+                                      g.permutation.count)));
   }
 
   void write_provenance() {
