@@ -9,6 +9,7 @@
 #include <tbb/parallel_for.h>
 
 #include "rewardpath/core/error.hpp"
+#include "rewardpath/core/random.hpp"
 #include "rewardpath/glm/group.hpp"
 #include "rewardpath/glm/stats.hpp"
 
@@ -24,43 +25,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Residual sum of squares below this fraction of sum(y^2) counts as zero variance (all
 // subjects equal up to rounding).
 constexpr double kZeroVar = 1e-24;
-
-// xoshiro256** seeded through splitmix64: small, fast, and the same sequence on every platform.
-class Rng {
-public:
-  explicit Rng(std::uint64_t seed) {
-    for (auto& s : s_) {
-      seed += 0x9e3779b97f4a7c15ULL;
-      std::uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      s = z ^ (z >> 31);
-    }
-  }
-  std::uint64_t next() {
-    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
-  // Uniform in [0, bound) without modulo bias (rejection).
-  std::uint64_t below(std::uint64_t bound) {
-    const std::uint64_t limit =
-        std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % bound;
-    std::uint64_t x = next();
-    while (x >= limit) x = next();
-    return x % bound;
-  }
-
-private:
-  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::uint64_t s_[4]{};
-};
 
 struct Model {
   MatrixXd x; // n x k
@@ -259,7 +223,7 @@ void permutation_fwe(const Mat& y, const Model& md, const GroupTestParams& param
       signs.push_back(std::move(s));
     }
   } else {
-    Rng rng(params.seed);
+    rewardpath::Rng rng(params.seed); // core/random.hpp: xoshiro256**, same stream everywhere
     perms.push_back(ident);
     signs.push_back(plus);
     for (int j = 0; j < params.permutations; ++j) {

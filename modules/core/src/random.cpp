@@ -2,14 +2,14 @@
 // (Blackman & Vigna, https://prng.di.unimi.it/), with the Marsaglia polar method for normals.
 // Every operation is integer arithmetic or IEEE double arithmetic in a fixed order, so the
 // stream is identical on every machine and compiler for a given seed.
-#include "rewardpath/simulate/random.hpp"
+#include "rewardpath/core/random.hpp"
 
 #include <cmath>
 #include <string>
 
 #include "rewardpath/core/error.hpp"
 
-namespace rewardpath::simulate {
+namespace rewardpath {
 namespace {
 
 // splitmix64 step (Steele, Lea & Flood 2014; reference code by S. Vigna): advances `x` by the
@@ -88,6 +88,15 @@ double Rng::normal() {
   return u * m;
 }
 
+// Uniform in [0, bound): rejection of the top partial block, then the remainder.
+std::uint64_t Rng::below(std::uint64_t bound) {
+  if (bound == 0) throw Error("Rng::below: bound must be positive");
+  const std::uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+  std::uint64_t x = next();
+  while (x >= limit) x = next();
+  return x % bound;
+}
+
 // Unbiased integer in [lo, hi]: rejection of the top partial block, then the remainder.
 int Rng::integer(int lo, int hi) {
   if (hi < lo) {
@@ -104,4 +113,4 @@ int Rng::integer(int lo, int hi) {
   return static_cast<int>(static_cast<std::int64_t>(lo) + static_cast<std::int64_t>(r % range));
 }
 
-} // namespace rewardpath::simulate
+} // namespace rewardpath
