@@ -16,6 +16,7 @@
 #include "rewardpath/pipeline/config.hpp"
 #include "rewardpath/pipeline/runner.hpp"
 #include "rewardpath/simulate/simulate.hpp"
+#include "run_params.hpp"
 
 namespace fs = std::filesystem;
 using namespace rewardpath;
@@ -26,14 +27,7 @@ namespace {
 fs::path g_root;
 
 pipeline::RunParams params(const fs::path& out, const fs::path& config) {
-  pipeline::RunParams p;
-  p.bids_dir = g_root / "sim" / "bids";
-  p.out_dir = out;
-  p.config_file = config;
-  p.threads = 2;
-  p.mem_gb = 2.0;
-  p.command_line = "test";
-  return p;
+  return test_support::run_params(g_root / "sim" / "bids", out, config);
 }
 
 fs::path write_config(const std::string& name, io::Json j) {

@@ -20,6 +20,7 @@
 #include "rewardpath/pipeline/config.hpp"
 #include "rewardpath/pipeline/runner.hpp"
 #include "rewardpath/simulate/simulate.hpp"
+#include "run_params.hpp"
 
 namespace fs = std::filesystem;
 using namespace rewardpath;
@@ -31,22 +32,9 @@ fs::path g_root;
 
 pipeline::RunParams params(const fs::path& bids, const fs::path& out, const fs::path& config,
                            std::vector<std::string> labels = {}) {
-  pipeline::RunParams p;
-  p.bids_dir = bids;
-  p.out_dir = out;
-  p.config_file = config;
-  p.participant_labels = std::move(labels);
-  p.threads = 2;
-  p.mem_gb = 2.0;
-  p.command_line = "test";
-  return p;
+  return test_support::run_params(bids, out, config, std::move(labels));
 }
-
-const pipeline::SubjectOutcome& outcome(const pipeline::RunSummary& s, const std::string& label) {
-  for (const auto& o : s.subjects)
-    if (o.label == label) return o;
-  throw std::runtime_error("no subject " + label);
-}
+using test_support::outcome;
 
 using Mat = std::array<std::array<double, 4>, 4>;
 

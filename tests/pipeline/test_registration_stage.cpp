@@ -22,6 +22,7 @@
 #include "rewardpath/pipeline/runner.hpp"
 #include "rewardpath/registration/registration.hpp"
 #include "rewardpath/simulate/simulate.hpp"
+#include "run_params.hpp"
 
 namespace fs = std::filesystem;
 using namespace rewardpath;
@@ -32,21 +33,9 @@ namespace {
 fs::path g_root;
 
 pipeline::RunParams params(const fs::path& bids, const fs::path& out, const fs::path& config) {
-  pipeline::RunParams p;
-  p.bids_dir = bids;
-  p.out_dir = out;
-  p.config_file = config;
-  p.threads = 2;
-  p.mem_gb = 2.0;
-  p.command_line = "test";
-  return p;
+  return test_support::run_params(bids, out, config);
 }
-
-const pipeline::SubjectOutcome& outcome(const pipeline::RunSummary& s, const std::string& label) {
-  for (const auto& o : s.subjects)
-    if (o.label == label) return o;
-  throw std::runtime_error("no subject " + label);
-}
+using test_support::outcome;
 
 Affine affine_from_json(const io::Json& rows) {
   Affine a = identity_affine();

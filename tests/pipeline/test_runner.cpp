@@ -12,6 +12,7 @@
 #include "rewardpath/io/json.hpp"
 #include "rewardpath/io/nifti.hpp"
 #include "rewardpath/pipeline/runner.hpp"
+#include "run_params.hpp"
 
 namespace fs = std::filesystem;
 using namespace rewardpath;
@@ -43,20 +44,9 @@ std::map<std::string, std::string> snapshot(const fs::path& root) {
 }
 
 RunParams params_for(const fs::path& bids, const fs::path& out) {
-  RunParams p;
-  p.bids_dir = bids;
-  p.out_dir = out;
-  p.threads = 2;
-  p.mem_gb = 1.0;
-  p.command_line = "test";
-  return p;
+  return test_support::run_params(bids, out, {}, {}, 1.0);
 }
-
-const pipeline::SubjectOutcome& outcome(const pipeline::RunSummary& s, const std::string& label) {
-  for (const auto& o : s.subjects)
-    if (o.label == label) return o;
-  throw std::runtime_error("no subject " + label);
-}
+using test_support::outcome;
 
 } // namespace
 
