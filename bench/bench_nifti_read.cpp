@@ -1,14 +1,15 @@
 // NIfTI read throughput: read_nifti on .nii, on a multi-member .nii.gz (our writer) and on a
 // single-member .nii.gz (gzip -6), against `gzip -dc FILE > /dev/null` on the same files.
 //
-//   bench_nifti_read [DIR] [--reps N] [--regenerate]
+//   bench_nifti_read [DIR] [--reps N] [--regenerate] [--threads N]
 //
 // DIR (default /tmp/rp_bench) receives, once, a 64x64x36x300 float32 run with realistic content:
 // a smooth brain-like baseline (~1000) inside an ellipsoid, zeros outside, Gaussian noise
 // (sd 1% of baseline) inside, so gzip ratios are realistic. Every timing is taken after a warm-up
 // read (page cache warm) and reported as the median of N repetitions. Throughput is MB/s of
 // uncompressed voxel data (MB = 1e6 bytes). Peak RSS of a reader is measured in a child process
-// (this binary re-run with --rss FILE) that does nothing but one read_nifti.
+// (this binary re-run with --rss FILE) that does nothing but one read_nifti. --threads N caps TBB
+// (our .nii.gz members are inflated in parallel); default: all hardware threads.
 // Prints a table, then the same numbers as JSON, to stdout.
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -25,9 +26,11 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
+#include <tbb/global_control.h>
 #include <vector>
 
 #include "rewardpath/core/error.hpp"
@@ -94,11 +97,22 @@ struct Files {
   fs::path nii, gz_multi, gz_single, nii_int16;
 };
 
+// Whether the first gzip member carries the member index subfield (docs/io.md): files written
+// before it existed are read sequentially, so they are regenerated.
+bool has_member_index(const fs::path& gz) {
+  unsigned char b[14] = {};
+  FILE* f = std::fopen(gz.c_str(), "rb");
+  if (!f) return false;
+  const std::size_t n = std::fread(b, 1, sizeof b, f);
+  std::fclose(f);
+  return n == sizeof b && (b[3] & 4) && b[12] == 'R' && b[13] == 'P';
+}
+
 Files prepare(const fs::path& dir, bool regenerate) {
   Files f{dir / "bold.nii", dir / "bold.nii.gz", dir / "bold_gzip6.nii.gz", dir / "bold_int16.nii"};
   fs::create_directories(dir);
   if (regenerate || !fs::exists(f.nii) || !fs::exists(f.gz_multi) || !fs::exists(f.gz_single) ||
-      !fs::exists(f.nii_int16)) {
+      !fs::exists(f.nii_int16) || !has_member_index(f.gz_multi)) {
     std::printf("generating %ldx%ldx%ldx%ld float32 run in %s ...\n", static_cast<long>(kDims[0]),
                 static_cast<long>(kDims[1]), static_cast<long>(kDims[2]), static_cast<long>(kVolumes),
                 dir.c_str());
@@ -179,15 +193,20 @@ int main(int argc, char** argv) try {
   fs::path dir = "/tmp/rp_bench";
   int reps = 7;
   bool regenerate = false;
+  std::optional<tbb::global_control> threads;
+  unsigned thread_count = std::thread::hardware_concurrency();
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--rss" && i + 1 < argc) return rss_child(argv[i + 1]);
     if (a == "--reps" && i + 1 < argc) {
       reps = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--threads" && i + 1 < argc) {
+      thread_count = static_cast<unsigned>(std::max(1, std::atoi(argv[++i])));
+      threads.emplace(tbb::global_control::max_allowed_parallelism, thread_count);
     } else if (a == "--regenerate") {
       regenerate = true;
     } else if (a == "-h" || a == "--help") {
-      std::printf("usage: %s [DIR] [--reps N] [--regenerate]\n", argv[0]);
+      std::printf("usage: %s [DIR] [--reps N] [--regenerate] [--threads N]\n", argv[0]);
       return 0;
     } else {
       dir = a;
@@ -271,8 +290,8 @@ int main(int argc, char** argv) try {
               static_cast<double>(fs::file_size(f.nii)) / fs::file_size(f.gz_multi),
               fs::file_size(f.gz_single) / 1e6,
               static_cast<double>(fs::file_size(f.nii)) / fs::file_size(f.gz_single));
-  std::printf("median of %d after a warm-up read; %u hardware threads\n\n", reps,
-              std::thread::hardware_concurrency());
+  std::printf("median of %d after a warm-up read; %u hardware threads, TBB limited to %u\n\n", reps,
+              std::thread::hardware_concurrency(), thread_count);
   std::printf("%-36s %10s %10s %10s\n", "path", "median ms", "min ms", "MB/s");
   for (const auto& r : results)
     std::printf("%-36s %10.1f %10.1f %10.0f\n", r.name.c_str(), r.median_s * 1e3, r.min_s * 1e3,
@@ -291,6 +310,7 @@ int main(int argc, char** argv) try {
                 {"gz_multi", {{"path", f.gz_multi.string()}, {"bytes", fs::file_size(f.gz_multi)}}},
                 {"gz_single", {{"path", f.gz_single.string()}, {"bytes", fs::file_size(f.gz_single)}}}}}};
   j["repetitions"] = reps;
+  j["tbb_threads"] = thread_count;
   for (const auto& r : results)
     j["timings"].push_back({{"name", r.name},
                             {"file", r.file.string()},

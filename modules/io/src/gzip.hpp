@@ -29,8 +29,9 @@ struct InflateResult {
   bool output_full = false; // the stream holds more than `capacity` bytes
 };
 
-// Inflates all gzip members of `in` into out[0, capacity) with libdeflate. Throws Error on
-// corrupt or truncated data.
+// Inflates all gzip members of `in` into out[0, capacity) with libdeflate: members with the index
+// subfield in parallel, any others (foreign files, or a foreign tail) one after another. Throws
+// Error on corrupt or truncated data.
 InflateResult gunzip_into(std::span<const std::byte> in, std::byte* out, std::size_t capacity);
 
 // Reads the first `n` uncompressed bytes (or fewer at end of stream) through zlib, which also
@@ -40,7 +41,35 @@ InflateResult gunzip_into(std::span<const std::byte> in, std::byte* out, std::si
 std::size_t read_prefix(const std::filesystem::path& path, std::byte* out, std::size_t n,
                         bool check_rest = false);
 
-// Compresses `in` as one gzip member.
+// Compresses `in` as one gzip member whose header carries the member index subfield below.
 std::vector<std::byte> gzip_member(std::span<const std::byte> in, int level);
+
+// Member index (docs/io.md, "Parallel inflation"): every member our writer produces has FLG.FEXTRA
+// set and one extra subfield SI1='R', SI2='P', LEN=16, holding the member's total compressed size
+// (ID1 to the end of ISIZE) and its uncompressed size, both uint64 little-endian. gzip readers
+// skip unknown subfields (RFC 1952, 2.3.1.1), so the files stay standard gzip.
+inline constexpr std::size_t kIndexedHeaderSize = 32; // 10 fixed + XLEN 2 + subfield 4 + 16
+
+struct GzipMember {
+  std::size_t in_begin = 0, in_size = 0;   // compressed bytes of the whole member
+  std::size_t out_begin = 0, out_size = 0; // its place in the inflated stream
+};
+struct MemberIndex {
+  std::vector<GzipMember> members; // in stream order; empty: the first member has no subfield
+  std::size_t in_end = 0;          // compressed bytes covered by `members`
+  std::size_t out_size = 0;        // their uncompressed total
+};
+
+// Walks the member headers (and reads each ISIZE trailer) of a stream whose first member carries
+// the subfield, inflating nothing. Stops at end of input, at all-zero padding, or at the first
+// member without the subfield (a foreign member appended: in_end marks where it starts). Throws
+// Error naming the member when a size field disagrees with the file (truncated or corrupt).
+MemberIndex index_members(std::span<const std::byte> in);
+
+// Inflates members [first, last) of `index` in parallel (TBB, one libdeflate decompressor per
+// thread) into `out`: member m lands at out + members[m].out_begin - members[first].out_begin.
+// Each member's CRC, ISIZE and sizes are checked; Error names the member on any mismatch.
+void inflate_members(std::span<const std::byte> in, const MemberIndex& index, std::size_t first,
+                     std::size_t last, std::byte* out);
 
 } // namespace rewardpath::io::detail

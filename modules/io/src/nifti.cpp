@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <bit>
@@ -729,8 +730,12 @@ struct NiftiVolumeReader::Impl {
   // Uncompressed: positional reads.
   int fd = -1;
   // Gzip: members inflated whole by libdeflate into `pend` while they fit kMember bytes, else
-  // zlib streaming from then on. pend[p0, p1) is inflated but not yet consumed.
+  // zlib streaming from then on. pend[p0, p1) is inflated but not yet consumed. Members with the
+  // size subfield (our writer's) are inflated a batch at a time in parallel, one per thread.
   std::unique_ptr<detail::MappedFile> file;
+  detail::MemberIndex index; // built at the first read (errors then name the file)
+  bool indexed = false;
+  std::size_t next_member = 0; // first indexed member not yet inflated
   std::size_t in_pos = 0;
   std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> dec{
       nullptr, libdeflate_free_decompressor};
@@ -755,6 +760,32 @@ struct NiftiVolumeReader::Impl {
   bool refill() {
     p0 = p1 = 0;
     const auto in = file->bytes();
+    if (!indexed) {
+      index = detail::index_members(in);
+      indexed = true;
+    }
+    const auto& ms = index.members;
+    while (next_member < ms.size()) {
+      if (ms[next_member].out_size > kMember) { // too large for pend: the sequential path from here
+        in_pos = ms[next_member].in_begin;
+        next_member = ms.size();
+        break;
+      }
+      // As many members as there are threads (small ones, like the header's, not counted), within
+      // pend: touching all of pend would cost RSS for no speed.
+      const auto threads = static_cast<std::size_t>(std::max(1, tbb::this_task_arena::max_concurrency()));
+      std::size_t last = next_member, total = 0, large = 0;
+      while (last < ms.size() && large < threads && total + ms[last].out_size <= kMember) {
+        large += ms[last].out_size >= (std::size_t{1} << 20);
+        total += ms[last++].out_size;
+      }
+      ensure_pend();
+      detail::inflate_members(in, index, next_member, last, pend.get());
+      next_member = last;
+      in_pos = last < ms.size() ? ms[last].in_begin : index.in_end;
+      p1 = total;
+      if (p1 > 0) return true;
+    }
     if (use_zlib && zlib_open) {
       ensure_pend();
       zs.next_out = reinterpret_cast<Bytef*>(pend.get());

@@ -62,7 +62,9 @@ inline Volume read_nifti(const std::filesystem::path& path, Expect expect = Expe
 
 // Reads the volumes of a 4D image in time order, a block at a time, without holding the run:
 // memory is the mapped compressed file plus one inflated gzip member (or, for single-member
-// files, a few MB of zlib output). Values are those read_nifti gives (float, scaling applied).
+// files, a few MB of zlib output). Members of our writer (docs/io.md, member index) are inflated
+// in parallel, one member per thread at a time (at most 32 MiB). Values are those read_nifti gives (float,
+// scaling applied).
 class NiftiVolumeReader {
 public:
   explicit NiftiVolumeReader(const NiftiHeader& header);
