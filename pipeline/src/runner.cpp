@@ -184,6 +184,7 @@ RunSummary run_participant_level(const RunParams& params) {
       Provenance prov;
       prov.command_line = params.command_line;
       prov.config = config.source;
+      prov.config.erase("group"); // group analyses do not change participant-level outputs
       for (const auto& f : plan.inputs) prov.inputs.push_back(describe_input(f));
       if (registration)
         for (const auto& f : registration->inputs) prov.inputs.push_back(describe_input(f));

@@ -105,6 +105,13 @@ TEST(Runner, RerunSkipsCurrentSubjectsAndRecomputesWhenInputsChange) {
   auto second = pipeline::run_participant_level(p);
   for (const auto& s : second.subjects) EXPECT_EQ(s.status, SubjectStatus::up_to_date);
 
+  // Only the group section differs: participant-level outputs stay current (no recomputation).
+  io::write_json(d / "group_only.json", {{"group", {{"permutations", 100}}}});
+  auto with_group = p;
+  with_group.config_file = d / "group_only.json";
+  auto group_edit = pipeline::run_participant_level(with_group);
+  for (const auto& s : group_edit.subjects) EXPECT_EQ(s.status, SubjectStatus::up_to_date);
+
   // A killed run leaves a temporary and no provenance record: the rerun recomputes and cleans up.
   fs::remove(d / "out/sub-01/sub-01_desc-provenance.json");
   testdata::write_text(d / "out/sub-01/func/.sub-01_task-mid_run-01_desc-mean_bold.nii.gz.tmp-rp999-0",
