@@ -348,15 +348,17 @@ private:
       summary["Dof"] = fit.dof;
       std::optional<registration::Transform> to_bold; // template world -> this run's world
       if (reg_) to_bold = template_to_run(ents);
+      std::vector<std::uint8_t> support;
+      if (to_bold) support = template_support(fit, *to_bold);
       for (const auto& c : contrasts) {
         const glm::ContrastResult cr = c.expressions.size() == 1 ? glm::contrast(fit, c.expressions.front())
                                                                  : glm::contrast(fit, c.expressions);
         write_maps(ents, c.name, fit, cr, {});
         if (to_bold && cr.kind == glm::StatKind::t) {
           TemplateMaps tm;
-          tm.effect = to_template(glm::to_volume(fit, cr.effect_row(0), std::nanf("")), *to_bold);
+          tm.effect = to_template(glm::to_volume(fit, cr.effect_row(0), 0.0f), *to_bold, support);
           tm.variance =
-              to_template(glm::to_volume(fit, cr.variance.row(0).transpose(), std::nanf("")), *to_bold);
+              to_template(glm::to_volume(fit, cr.variance.row(0).transpose(), 0.0f), *to_bold, support);
           tm.dof = cr.dof;
           result.maps.emplace(c.name, std::move(tm));
         }
@@ -379,21 +381,24 @@ private:
     return registration::invert_linear(t);
   }
 
-  // Trilinear onto the template grid; outside the run's mask (NaN in the map) -> NaN.
-  Volume to_template(const Volume& native, const registration::Transform& template_to_bold) const {
-    Volume valid_in(native.grid(), 1), filled(native.grid(), 1);
-    for (std::size_t i = 0; i < native.size(); ++i) {
-      const bool ok = std::isfinite(native.data()[i]);
-      valid_in.data()[i] = ok ? 1.f : 0.f;
-      filled.data()[i] = ok ? native.data()[i] : 0.f;
-    }
-    Volume v = registration::apply_transform(filled, template_grid_, template_to_bold);
-    const Volume valid = registration::apply_transform(valid_in, template_grid_, template_to_bold);
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      // A template voxel is kept when it is in the template brain and fully inside the run's mask
-      // (all interpolation neighbours valid), so edges never mix in zeros.
-      if (!(template_brain_[i] && valid.data()[i] > 0.999f)) v.data()[i] = std::nanf("");
-    }
+  // Template voxels a run's maps can fill: inside the template brain and fully inside the run's
+  // fitted voxels (every interpolation neighbour fitted), so edges never mix in zeros. Warped once
+  // per run; every map of the run shares it.
+  std::vector<std::uint8_t> template_support(const glm::FirstLevelFit& fit,
+                                             const registration::Transform& template_to_bold) const {
+    const Volume fitted_native = glm::to_volume(fit, Eigen::VectorXd::Ones(fit.series()), 0.0f);
+    const Volume valid = registration::apply_transform(fitted_native, template_grid_, template_to_bold);
+    std::vector<std::uint8_t> keep(valid.size());
+    for (std::size_t i = 0; i < valid.size(); ++i) keep[i] = template_brain_[i] && valid.data()[i] > 0.999f;
+    return keep;
+  }
+
+  // Trilinear onto the template grid; NaN outside `support`.
+  Volume to_template(const Volume& native, const registration::Transform& template_to_bold,
+                     const std::vector<std::uint8_t>& support) const {
+    Volume v = registration::apply_transform(native, template_grid_, template_to_bold);
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (!support[i]) v.data()[i] = std::nanf("");
     v.grid().space = template_grid_.space;
     return v;
   }
