@@ -13,8 +13,10 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <fmt/format.h>
+#include <functional>
 #include <memory>
 
 #include "rewardpath/core/error.hpp"
@@ -36,7 +38,7 @@ MappedFile::MappedFile(const std::filesystem::path& path) {
       ::close(fd);
       throw Error(std::string("cannot map file: ") + std::strerror(errno));
     }
-    ::madvise(p, size_, MADV_SEQUENTIAL | MADV_WILLNEED);
+    ::madvise(p, size_, MADV_WILLNEED); // read ahead; members are inflated in parallel, not in order
     data_ = static_cast<const std::byte*>(p);
   }
   ::close(fd);
@@ -44,6 +46,15 @@ MappedFile::MappedFile(const std::filesystem::path& path) {
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
+}
+
+void MappedFile::release(std::size_t begin, std::size_t size) const {
+  if (!data_ || begin >= size_) return;
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto base = reinterpret_cast<std::uintptr_t>(data_);
+  const std::uintptr_t first = (base + begin + page - 1) & ~(page - 1);
+  const std::uintptr_t last = (base + std::min(begin + size, size_)) & ~(page - 1);
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 bool has_gzip_magic(std::span<const std::byte> b) {
@@ -172,34 +183,67 @@ MemberIndex index_members(std::span<const std::byte> in) {
   return index;
 }
 
+namespace {
+
+// Inflates member m of `index` into out[0, out_size) with `d`, checking CRC, ISIZE and both sizes.
+void inflate_member(libdeflate_decompressor* d, std::span<const std::byte> in, const MemberIndex& index,
+                    std::size_t m, std::byte* out) {
+  const GzipMember& g = index.members[m];
+  std::size_t used = 0, got = 0;
+  const auto rc =
+      libdeflate_gzip_decompress_ex(d, in.data() + g.in_begin, g.in_size, out, g.out_size, &used, &got);
+  const char* what = nullptr;
+  if (rc == LIBDEFLATE_INSUFFICIENT_SPACE)
+    what = "it inflates to more bytes than its header announces";
+  else if (rc != LIBDEFLATE_SUCCESS)
+    what = "invalid deflate data or CRC mismatch";
+  else if (got != g.out_size)
+    what = "it inflates to fewer bytes than its header announces";
+  else if (used != g.in_size)
+    what = "its deflate data ends before the member's announced size";
+  if (what)
+    throw Error(fmt::format("corrupt gzip data in member {} of {} (compressed bytes {}..{}, {} bytes "
+                            "uncompressed): {}",
+                            m + 1, index.members.size(), g.in_begin, g.in_begin + g.in_size, g.out_size,
+                            what));
+}
+
+using Decompressor = std::unique_ptr<libdeflate_decompressor, DecompressorDeleter>;
+
+libdeflate_decompressor* local_decompressor(tbb::enumerable_thread_specific<Decompressor>& all) {
+  auto& d = all.local();
+  if (!d) d.reset(libdeflate_alloc_decompressor());
+  if (!d) throw Error("out of memory allocating a gzip decompressor");
+  return d.get();
+}
+
+} // namespace
+
 void inflate_members(std::span<const std::byte> in, const MemberIndex& index, std::size_t first,
                      std::size_t last, std::byte* out) {
   if (first >= last) return;
-  using Decompressor = std::unique_ptr<libdeflate_decompressor, DecompressorDeleter>;
   tbb::enumerable_thread_specific<Decompressor> decompressors;
-  const std::size_t base = index.members[first].out_begin, count = index.members.size();
+  const std::size_t base = index.members[first].out_begin;
   tbb::parallel_for(tbb::blocked_range<std::size_t>(first, last, 1), [&](const auto& r) {
-    auto& d = decompressors.local();
-    if (!d) d.reset(libdeflate_alloc_decompressor());
-    if (!d) throw Error("out of memory allocating a gzip decompressor");
+    auto* d = local_decompressor(decompressors);
+    for (std::size_t m = r.begin(); m != r.end(); ++m)
+      inflate_member(d, in, index, m, out + (index.members[m].out_begin - base));
+  });
+}
+
+void inflate_members_to(std::span<const std::byte> in, const MemberIndex& index,
+                        const std::function<void(std::size_t, std::span<const std::byte>)>& consume) {
+  std::size_t largest = 0;
+  for (const auto& g : index.members) largest = std::max(largest, g.out_size);
+  tbb::enumerable_thread_specific<Decompressor> decompressors;
+  tbb::enumerable_thread_specific<std::unique_ptr<std::byte[]>> buffers; // not zeroed
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, index.members.size(), 1), [&](const auto& r) {
+    auto* d = local_decompressor(decompressors);
+    auto& buf = buffers.local();
+    if (!buf) buf.reset(new std::byte[std::max<std::size_t>(largest, 1)]);
     for (std::size_t m = r.begin(); m != r.end(); ++m) {
-      const GzipMember& g = index.members[m];
-      std::size_t used = 0, got = 0;
-      const auto rc = libdeflate_gzip_decompress_ex(d.get(), in.data() + g.in_begin, g.in_size,
-                                                    out + (g.out_begin - base), g.out_size, &used, &got);
-      const char* what = nullptr;
-      if (rc == LIBDEFLATE_INSUFFICIENT_SPACE)
-        what = "it inflates to more bytes than its header announces";
-      else if (rc != LIBDEFLATE_SUCCESS)
-        what = "invalid deflate data or CRC mismatch";
-      else if (got != g.out_size)
-        what = "it inflates to fewer bytes than its header announces";
-      else if (used != g.in_size)
-        what = "its deflate data ends before the member's announced size";
-      if (what)
-        throw Error(fmt::format("corrupt gzip data in member {} of {} (compressed bytes {}..{}, {} bytes "
-                                "uncompressed): {}",
-                                m + 1, count, g.in_begin, g.in_begin + g.in_size, g.out_size, what));
+      inflate_member(d, in, index, m, buf.get());
+      consume(m, std::span<const std::byte>(buf.get(), index.members[m].out_size));
     }
   });
 }

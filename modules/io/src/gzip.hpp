@@ -2,6 +2,7 @@
 // gzip helpers for the NIfTI reader/writer (internal to modules/io).
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -16,6 +17,10 @@ public:
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
   std::span<const std::byte> bytes() const { return {data_, size_}; }
+  // Unmaps the pages lying wholly inside bytes [begin, begin + size) (MADV_DONTNEED: the page
+  // cache keeps them, a later access maps them again), so that a reader done with a part of the
+  // file does not hold it in its resident set while it fills its output.
+  void release(std::size_t begin, std::size_t size) const;
 
 private:
   const std::byte* data_ = nullptr;
@@ -44,6 +49,17 @@ std::size_t read_prefix(const std::filesystem::path& path, std::byte* out, std::
 // Compresses `in` as one gzip member whose header carries the member index subfield below.
 std::vector<std::byte> gzip_member(std::span<const std::byte> in, int level);
 
+// Voxels per data member for an image of `voxels`: an eighth of the image rounded up to 2^15,
+// within [2^15, 2^21]. Small images (one statistical map) still split into several members, so
+// that writing and reading them use every thread; large runs keep 8 MiB float members. A function
+// of the size alone: the same image gives the same bytes at any thread count.
+constexpr std::size_t voxels_per_member(std::size_t voxels) {
+  constexpr std::size_t lo = std::size_t{1} << 15, hi = std::size_t{1} << 21;
+  const std::size_t eighth = (voxels + 7) / 8;
+  const std::size_t rounded = (eighth + lo - 1) / lo * lo;
+  return rounded < lo ? lo : rounded > hi ? hi : rounded;
+}
+
 // Member index (docs/io.md, "Parallel inflation"): every member our writer produces has FLG.FEXTRA
 // set and one extra subfield SI1='R', SI2='P', LEN=16, holding the member's total compressed size
 // (ID1 to the end of ISIZE) and its uncompressed size, both uint64 little-endian. gzip readers
@@ -71,5 +87,12 @@ MemberIndex index_members(std::span<const std::byte> in);
 // Each member's CRC, ISIZE and sizes are checked; Error names the member on any mismatch.
 void inflate_members(std::span<const std::byte> in, const MemberIndex& index, std::size_t first,
                      std::size_t last, std::byte* out);
+
+// Inflates every member of `index` in parallel, each into a buffer of its thread (as large as the
+// largest member, not zeroed), and hands it to consume(member, bytes) on that thread: members
+// arrive in any order and concurrently. For readers that transform the bytes (e.g. widen int16
+// to float) straight into their destination, while the member is still in cache.
+void inflate_members_to(std::span<const std::byte> in, const MemberIndex& index,
+                        const std::function<void(std::size_t, std::span<const std::byte>)>& consume);
 
 } // namespace rewardpath::io::detail

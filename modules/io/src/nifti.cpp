@@ -484,6 +484,75 @@ std::unique_ptr<std::byte[]> allocate_voxel_storage(std::size_t bytes) {
   return storage;
 }
 
+template <class T> void widen_range(const std::byte* src, std::size_t n, bool swap, float* dst) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] = load_as_float<T>(src + i * sizeof(T), swap);
+}
+
+// n values of `datatype` at src (any alignment) -> floats at dst.
+void widen_to_float(int datatype, const std::byte* src, std::size_t n, bool swap, float* dst) {
+  switch (datatype) {
+  case NIFTI_TYPE_UINT8:
+    return widen_range<std::uint8_t>(src, n, swap, dst);
+  case NIFTI_TYPE_INT8:
+    return widen_range<std::int8_t>(src, n, swap, dst);
+  case NIFTI_TYPE_INT16:
+    return widen_range<std::int16_t>(src, n, swap, dst);
+  case NIFTI_TYPE_UINT16:
+    return widen_range<std::uint16_t>(src, n, swap, dst);
+  case NIFTI_TYPE_INT32:
+    return widen_range<std::int32_t>(src, n, swap, dst);
+  case NIFTI_TYPE_UINT32:
+    return widen_range<std::uint32_t>(src, n, swap, dst);
+  case NIFTI_TYPE_INT64:
+    return widen_range<std::int64_t>(src, n, swap, dst);
+  case NIFTI_TYPE_UINT64:
+    return widen_range<std::uint64_t>(src, n, swap, dst);
+  case NIFTI_TYPE_FLOAT32:
+    return widen_range<float>(src, n, swap, dst);
+  case NIFTI_TYPE_FLOAT64:
+    return widen_range<double>(src, n, swap, dst);
+  default:
+    throw Error("unsupported datatype " + std::to_string(datatype));
+  }
+}
+
+// Our writer's .nii.gz (size-indexed members, docs/io.md) of a type that needs converting: each
+// member is inflated into a per-thread buffer and widened straight into its slice of `out` (n
+// floats), in parallel, while it is in cache; no serial in-place pass over the run afterwards.
+// Returns null, having allocated nothing, when the file does not qualify: not indexed, a foreign
+// tail or extra data after the members, sizes that differ from the header's, or a member boundary
+// inside a voxel. The general path then reads it (and reports what is wrong, if anything).
+std::unique_ptr<std::byte[]> read_indexed_widening(const NiftiHeader& h, std::size_t n) {
+  const detail::MappedFile file(h.path);
+  const auto in = file.bytes();
+  if (!detail::has_gzip_magic(in)) return nullptr;
+  const detail::MemberIndex index = detail::index_members(in);
+  const auto offset = static_cast<std::size_t>(h.vox_offset);
+  const auto raw_bytes = static_cast<std::size_t>(h.data_bytes());
+  const auto bpv = static_cast<std::size_t>(h.bytes_per_voxel);
+  if (index.members.empty() || index.out_size != offset + raw_bytes) return nullptr;
+  for (std::size_t i = index.in_end; i < in.size(); ++i)
+    if (in[i] != std::byte{0}) return nullptr; // a foreign member follows
+  for (const auto& g : index.members) {
+    const std::size_t a = std::clamp(g.out_begin, offset, offset + raw_bytes) - offset;
+    const std::size_t b = std::clamp(g.out_begin + g.out_size, offset, offset + raw_bytes) - offset;
+    if (a % bpv != 0 || b % bpv != 0) return nullptr;
+  }
+  auto storage = allocate_voxel_storage(n * sizeof(float));
+  auto* out = reinterpret_cast<float*>(storage.get());
+  const bool swap = h.byte_swapped && bpv > 1;
+  detail::inflate_members_to(in, index, [&](std::size_t m, std::span<const std::byte> bytes) {
+    const auto& g = index.members[m];
+    const std::size_t a = std::clamp(g.out_begin, offset, offset + raw_bytes);
+    const std::size_t b = std::clamp(g.out_begin + g.out_size, offset, offset + raw_bytes);
+    if (b > a)
+      widen_to_float(h.datatype, bytes.data() + (a - g.out_begin), (b - a) / bpv, swap,
+                     out + (a - offset) / bpv);
+    file.release(g.in_begin, g.in_size); // peak memory: the floats, not the floats and the file
+  });
+  return storage;
+}
+
 void read_exact_at(int fd, std::byte* out, std::size_t n, std::int64_t offset) {
   std::size_t done = 0;
   while (done < n) {
@@ -509,6 +578,7 @@ Volume read_nifti_voxels(const NiftiHeader& h) {
     // data lands at vox_offset and moves down to an aligned start if needed.
     std::size_t data_start = 0;
     std::unique_ptr<std::byte[]> storage;
+    bool converted = false;
 
     if (!h.gzipped) {
       storage = allocate_voxel_storage(payload);
@@ -522,6 +592,9 @@ Volume read_nifti_voxels(const NiftiHeader& h) {
         throw;
       }
       ::close(fd);
+    } else if (!(h.datatype == NIFTI_TYPE_FLOAT32 && !h.byte_swapped) &&
+               (storage = read_indexed_widening(h, n)) != nullptr) {
+      converted = true; // widened member by member
     } else {
       const auto offset = static_cast<std::size_t>(h.vox_offset);
       const std::size_t aligned = (offset + 3) & ~std::size_t{3};
@@ -550,7 +623,7 @@ Volume read_nifti_voxels(const NiftiHeader& h) {
     }
 
     const bool swap = h.byte_swapped && h.bytes_per_voxel > 1;
-    convert_to_float(h.datatype, storage.get() + data_start, n, swap);
+    if (!converted) convert_to_float(h.datatype, storage.get() + data_start, n, swap);
     FloatBuffer buffer = FloatBuffer::adopt(std::move(storage), data_start, n);
     if (h.scl_slope != 0.0 && !(h.scl_slope == 1.0 && h.scl_inter == 0.0)) {
       const double slope = h.scl_slope, inter = h.scl_inter;
@@ -696,7 +769,7 @@ void write_nifti(const fs::path& path, const Volume& v, const NiftiWriteOptions&
       // reader (zlib, Python's gzip/nibabel, gzip -d) reads a multi-member stream as one file.
       const auto first = detail::gzip_member(header, opt.gzip_level);
       out.write(first.data(), first.size());
-      constexpr std::size_t chunk = 1 << 21; // voxels per member
+      const std::size_t chunk = detail::voxels_per_member(v.size());
       const std::size_t members = (v.size() + chunk - 1) / chunk;
       const std::size_t batch = 8;
       for (std::size_t b0 = 0; b0 < members; b0 += batch) {
