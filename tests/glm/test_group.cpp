@@ -565,7 +565,13 @@ TEST(Group, ZeroVarianceAndMissingValues) {
   EXPECT_EQ(r.p_fwe(0), 1.0);
   const auto r1 = g::group_test(one_sample(n), MatrixXd(y.col(1)), {}, params);
   EXPECT_EQ(r.p_fwe(1), r1.p_fwe(0));
-  EXPECT_EQ(r.permutation.max_distribution, r1.permutation.max_distribution);
+  // Equal up to rounding: the statistics of a 4-column and a 1-column problem may be vectorised
+  // differently (e.g. FMA contraction in an x86-64-v3 build).
+  ASSERT_EQ(r.permutation.max_distribution.size(), r1.permutation.max_distribution.size());
+  for (Eigen::Index i = 0; i < r1.permutation.max_distribution.size(); ++i)
+    EXPECT_NEAR(r.permutation.max_distribution[i], r1.permutation.max_distribution[i],
+                1e-12 * std::abs(r1.permutation.max_distribution[i]))
+        << "permutation " << i;
   // Too few values for a test: NaN, no crash.
   MatrixXd y2 = y.leftCols(2);
   for (int i = 1; i < n; ++i) y2(i, 1) = std::nan("");

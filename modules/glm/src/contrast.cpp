@@ -115,29 +115,43 @@ struct Parser {
   }
 };
 
-// C (X_w'X_w)^-1 C' for every series, sharing work between series with the same AR coefficients.
-std::vector<MatrixXd> quad_forms(const FirstLevelFit& fit, const MatrixXd& c) {
+// C (X_w'X_w)^-1 C' for every series. With AR(0) or AR(1) many series share their coefficient
+// (rho is binned), hence their form: each distinct form is computed once and series point to it.
+struct QuadForms {
+  std::vector<MatrixXd> distinct;
+  std::vector<std::int32_t> of_series; // index into `distinct`, per series
+  const MatrixXd& operator[](Index v) const {
+    return distinct[static_cast<std::size_t>(of_series[static_cast<std::size_t>(v)])];
+  }
+};
+
+QuadForms quad_forms(const FirstLevelFit& fit, const MatrixXd& c) {
   const Index V = fit.series();
-  std::vector<MatrixXd> out(static_cast<std::size_t>(V));
+  QuadForms q;
+  q.of_series.resize(static_cast<std::size_t>(V));
   auto form = [&](Index v) {
     const MatrixXd xtx = fit.whitened_xtx(v);
     const Eigen::LLT<MatrixXd> llt(xtx);
     return MatrixXd(c * llt.solve(c.transpose()));
   };
   if (fit.ar_order <= 1) {
-    std::map<long, MatrixXd> cache;
+    std::map<long, std::int32_t> seen;
     for (Index v = 0; v < V; ++v) {
       const long key = fit.ar_order == 0 ? 0 : std::lround(static_cast<double>(fit.ar(0, v)) * 1e6);
-      auto it = cache.find(key);
-      if (it == cache.end()) it = cache.emplace(key, form(v)).first;
-      out[static_cast<std::size_t>(v)] = it->second;
+      auto [it, added] = seen.try_emplace(key, static_cast<std::int32_t>(q.distinct.size()));
+      if (added) q.distinct.push_back(form(v));
+      q.of_series[static_cast<std::size_t>(v)] = it->second;
     }
   } else {
+    q.distinct.resize(static_cast<std::size_t>(V));
     tbb::parallel_for(tbb::blocked_range<Index>(0, V, 256), [&](const tbb::blocked_range<Index>& r) {
-      for (Index v = r.begin(); v != r.end(); ++v) out[static_cast<std::size_t>(v)] = form(v);
+      for (Index v = r.begin(); v != r.end(); ++v) {
+        q.distinct[static_cast<std::size_t>(v)] = form(v);
+        q.of_series[static_cast<std::size_t>(v)] = static_cast<std::int32_t>(v);
+      }
     });
   }
-  return out;
+  return q;
 }
 
 void finish_t(ContrastResult& r) {
@@ -152,10 +166,12 @@ void finish_t(ContrastResult& r) {
         r.stat(v) = 0.0, r.z(v) = 0.0, r.p(v) = 1.0;
         continue;
       }
+      // One tail computation for both: z = sign(t) isf(sf(|t|)), p = sf(t) = 1 - sf(|t|) for t < 0.
       const double t = r.effect(0, v) / std::sqrt(var);
+      const double ls = log_t_sf(std::abs(t), r.dof);
       r.stat(v) = t;
-      r.z(v) = t_to_z(t, r.dof);
-      r.p(v) = std::exp(log_t_sf(t, r.dof));
+      r.z(v) = t >= 0 ? norm_isf_log(ls) : -norm_isf_log(ls);
+      r.p(v) = t >= 0 ? std::exp(ls) : -std::expm1(ls);
     }
   });
 }
@@ -179,8 +195,7 @@ ContrastResult contrast_t(const FirstLevelFit& fit, const Eigen::VectorXd& w) {
   r.effect = w.transpose() * fit.beta;
   const auto q = quad_forms(fit, r.weights);
   r.variance.resize(1, fit.series());
-  for (Index v = 0; v < fit.series(); ++v)
-    r.variance(0, v) = fit.sigma2(v) * q[static_cast<std::size_t>(v)](0, 0);
+  for (Index v = 0; v < fit.series(); ++v) r.variance(0, v) = fit.sigma2(v) * q[v](0, 0);
   finish_t(r);
   return r;
 }
@@ -204,7 +219,7 @@ ContrastResult contrast_f(const FirstLevelFit& fit, const Eigen::MatrixXd& c) {
   r.p.resize(V);
   tbb::parallel_for(tbb::blocked_range<Index>(0, V, 512), [&](const tbb::blocked_range<Index>& rg) {
     for (Index v = rg.begin(); v != rg.end(); ++v) {
-      const MatrixXd cov = fit.sigma2(v) * q[static_cast<std::size_t>(v)];
+      const MatrixXd cov = fit.sigma2(v) * q[v];
       r.variance.col(v) = cov.diagonal();
       if (!(fit.sigma2(v) > 0.0)) {
         r.stat(v) = 0.0, r.z(v) = 0.0, r.p(v) = 1.0;

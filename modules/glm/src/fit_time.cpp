@@ -80,9 +80,17 @@ void TimeEngine::add(State& st, std::int64_t t0, std::int64_t nb, const float* b
   // History rows (the previous samples, zeros before t = 0), then this block's samples.
   for (Index r = 0; r < h; ++r)
     for (Index j = 0; j < m; ++j) ext[r * m + j] = st.hist(r, j);
+  // The rows of a chunk are far apart (one volume each), too far for the hardware prefetcher to
+  // follow: ask for the row 4 ahead while this one is copied (one request per 16 floats; 2 to 8
+  // ahead measured the same).
+  constexpr Index kAhead = 4;
   for (Index t = 0; t < nb; ++t) {
     const float* row = base + t * stride;
     float* dst = ext + (h + t) * m;
+    if (t + kAhead < nb) {
+      const float* next = row + kAhead * stride;
+      for (Index j = 0; j < m; j += 16) __builtin_prefetch(next + idx[j]);
+    }
     for (Index j = 0; j < m; ++j) dst[j] = row[idx[j]] - st.off(j);
   }
   using RowF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

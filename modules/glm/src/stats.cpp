@@ -41,7 +41,17 @@ double beta_cf(double a, double b, double x) {
   return h;
 }
 
-double log_beta_fn(double a, double b) { return std::lgamma(a) + std::lgamma(b) - std::lgamma(a + b); }
+// Voxelwise maps call this with the same (a, b) for every voxel (a contrast's dof): remember the
+// last pair per thread, which saves three lgamma calls per voxel.
+double log_beta_fn(double a, double b) {
+  thread_local double last_a = std::numeric_limits<double>::quiet_NaN(), last_b = last_a, last = 0.0;
+  if (a != last_a || b != last_b) {
+    last = std::lgamma(a) + std::lgamma(b) - std::lgamma(a + b);
+    last_a = a;
+    last_b = b;
+  }
+  return last;
+}
 
 // log(1 - exp(l)) for l < 0.
 double log1mexp(double l) { return l > -0.693 ? std::log(-std::expm1(l)) : std::log1p(-std::exp(l)); }
@@ -110,14 +120,16 @@ double norm_isf_log(double log_p) {
         (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
   }
   double z = -x;
-  // Newton on log P(Z > z) = log_p: d/dz log sf = -phi(z) / sf(z).
+  // Newton on log P(Z > z) = log_p: d/dz log sf = -phi(z) / sf(z). Convergence is quadratic and the
+  // curvature of log sf is ~|z|, so after a step s the error is ~|z| s^2 / 2: a step below 1e-8
+  // (Acklam's start is within ~1e-9 relative) leaves an error under 1e-15, and no further step.
   for (int it = 0; it < 4; ++it) {
     const double ls = log_norm_sf(z);
     const double log_phi = -0.5 * z * z - 0.5 * std::log(2.0 * M_PI);
     const double deriv = -std::exp(log_phi - ls);
     const double step = (ls - log_p) / deriv;
     z -= step;
-    if (std::fabs(step) < 1e-14 * std::max(1.0, std::fabs(z))) break;
+    if (std::fabs(step) < 1e-8 / std::max(1.0, std::fabs(z))) break;
   }
   return z;
 }
