@@ -55,7 +55,11 @@ nlohmann::json Provenance::to_json() const {
   nlohmann::json inputs_json = nlohmann::json::array();
   for (const auto& in : inputs)
     inputs_json.push_back({{"path", in.path}, {"size_bytes", in.size_bytes}, {"modified", in.modified}});
-  return {{"GeneratedBy", {{"Name", "rewardpath"}, {"Version", version()}, {"CodeVersion", kGitDescribe}}},
+  return {{"GeneratedBy",
+           {{"Name", "rewardpath"},
+            {"Version", version()},
+            {"CodeVersion", kGitDescribe},
+            {"CpuTarget", kCpuTarget}}},
           {"CommandLine", command_line},
           {"Config", config},
           {"Inputs", inputs_json},
