@@ -1,6 +1,7 @@
 #include "fmri_stage.hpp"
 
 #include <spdlog/spdlog.h>
+#include <tbb/parallel_for_each.h>
 
 #include <cmath>
 #include <fmt/format.h>
@@ -14,6 +15,7 @@
 #include "rewardpath/glm/contrast.hpp"
 #include "rewardpath/glm/design.hpp"
 #include "rewardpath/glm/fit.hpp"
+#include "rewardpath/glm/scaling.hpp"
 #include "rewardpath/io/json.hpp"
 #include "rewardpath/io/nifti.hpp"
 #include "rewardpath/io/tsv.hpp"
@@ -39,26 +41,6 @@ glm::NoiseModel noise_model(const std::string& s) {
   if (s == "ols") return glm::NoiseModel::ols;
   if (s == "arp") return glm::NoiseModel::arp;
   return glm::NoiseModel::ar1;
-}
-
-// Percent signal change, 100 (y / mean - 1), per voxel inside the mask (others set to 0). Two
-// passes over the run, volume-major so memory is read sequentially; no copy of the run.
-void scale_to_percent(Volume& run, std::span<const std::uint8_t> mask) {
-  const std::int64_t nv = run.voxels_per_volume(), nt = run.volumes();
-  std::vector<double> mean(static_cast<std::size_t>(nv), 0.0);
-  for (std::int64_t t = 0; t < nt; ++t) {
-    const float* v = run.data() + t * nv;
-    for (std::int64_t i = 0; i < nv; ++i) mean[i] += v[i];
-  }
-  std::vector<float> scale(static_cast<std::size_t>(nv), 0.0f);
-  for (std::int64_t i = 0; i < nv; ++i) {
-    mean[i] /= static_cast<double>(nt);
-    if (mask[i] && mean[i] > 0) scale[i] = static_cast<float>(100.0 / mean[i]);
-  }
-  for (std::int64_t t = 0; t < nt; ++t) {
-    float* v = run.data() + t * nv;
-    for (std::int64_t i = 0; i < nv; ++i) v[i] = scale[i] > 0 ? v[i] * scale[i] - 100.0f : 0.0f;
-  }
 }
 
 std::vector<double> percent_of_mean(const std::vector<double>& y) {
@@ -94,8 +76,10 @@ io::Table signals_table(const std::vector<std::string>& names,
 }
 
 // ROI contrast table: one row per ROI. p is given one-sided (P(T > t), as the maps) and two-sided.
+// `dof` per ROI (fixed effects sum it over the runs that have the ROI). An ROI with voxels 0 has
+// no data: every statistic is n/a (what the group level reads as missing), never a number.
 io::Table roi_contrast_table(const std::vector<std::string>& names, const std::vector<std::int64_t>& voxels,
-                             const glm::ContrastResult& c) {
+                             const glm::ContrastResult& c, const std::vector<double>& dof) {
   const bool t = c.kind == glm::StatKind::t;
   io::Table table(t ? std::vector<std::string>{"roi", "voxels", "effect", "se", "t", "dof", "z",
                                                "p_one_sided", "p_two_sided"}
@@ -103,17 +87,59 @@ io::Table roi_contrast_table(const std::vector<std::string>& names, const std::v
   for (std::size_t r = 0; r < names.size(); ++r) {
     const auto i = static_cast<Eigen::Index>(r);
     std::vector<std::string> row{names[r], std::to_string(voxels[r])};
-    if (t) {
+    if (voxels[r] == 0) {
+      row.resize(table.columns().size(), "n/a");
+    } else if (t) {
       const double p1 = c.p(i);
       const double p2 = std::min(1.0, 2.0 * std::min(p1, 1.0 - p1));
-      for (double v : {c.effect(0, i), std::sqrt(c.variance(0, i)), c.stat(i), c.dof, c.z(i), p1, p2})
+      for (double v : {c.effect(0, i), std::sqrt(c.variance(0, i)), c.stat(i), dof[r], c.z(i), p1, p2})
         row.push_back(io::format_number(v));
     } else {
-      for (double v : {c.stat(i), c.dof_num, c.dof, c.z(i), c.p(i)}) row.push_back(io::format_number(v));
+      for (double v : {c.stat(i), c.dof_num, dof[r], c.z(i), c.p(i)}) row.push_back(io::format_number(v));
     }
     table.add_row(std::move(row));
   }
   return table;
+}
+
+// A contrast of the ROIs with data (columns `present` of `all` ROIs) widened back to every ROI,
+// NaN in the columns of ROIs without data.
+glm::ContrastResult widen(glm::ContrastResult c, const std::vector<std::size_t>& present, std::size_t all) {
+  auto widen_matrix = [&](Eigen::MatrixXd& m) {
+    Eigen::MatrixXd w = Eigen::MatrixXd::Constant(m.rows(), static_cast<Eigen::Index>(all), std::nan(""));
+    for (std::size_t j = 0; j < present.size(); ++j)
+      w.col(static_cast<Eigen::Index>(present[j])) = m.col(static_cast<Eigen::Index>(j));
+    m = std::move(w);
+  };
+  auto widen_vector = [&](Eigen::VectorXd& v) {
+    Eigen::VectorXd w = Eigen::VectorXd::Constant(static_cast<Eigen::Index>(all), std::nan(""));
+    for (std::size_t j = 0; j < present.size(); ++j)
+      w(static_cast<Eigen::Index>(present[j])) = v(static_cast<Eigen::Index>(j));
+    v = std::move(w);
+  };
+  widen_matrix(c.effect);
+  widen_matrix(c.variance);
+  widen_vector(c.stat);
+  widen_vector(c.z);
+  widen_vector(c.p);
+  return c;
+}
+
+// One ROI's column of a run's t contrast, as a one-series result for glm::fixed_effects.
+glm::ContrastResult roi_column(const glm::ContrastResult& c, std::size_t roi) {
+  const auto i = static_cast<Eigen::Index>(roi);
+  glm::ContrastResult r;
+  r.kind = c.kind;
+  r.expressions = c.expressions;
+  r.weights = c.weights;
+  r.effect = c.effect.col(i);
+  r.variance = c.variance.col(i);
+  r.stat = c.stat.segment(i, 1);
+  r.z = c.z.segment(i, 1);
+  r.p = c.p.segment(i, 1);
+  r.dof = c.dof;
+  r.dof_num = c.dof_num;
+  return r;
 }
 
 // A grid covering the template's field of view at `res_mm` (voxel centres aligned with the
@@ -167,8 +193,9 @@ struct TemplateMaps {
 struct RunResult {
   bids::Entities entities;
   std::map<std::string, glm::ContrastResult> roi; // contrast -> per-ROI result
-  std::vector<std::int64_t> roi_voxels;           // ROI sizes in this run's space
+  std::vector<std::int64_t> roi_voxels;           // ROI sizes in this run's space (0: no data, NaN in `roi`)
   std::map<std::string, TemplateMaps> maps;       // contrast -> template-space maps (t contrasts)
+  io::Json roi_missing = io::Json::object();      // ROI name -> why it has no data in this run
 };
 
 class FmriStage {
@@ -230,12 +257,37 @@ private:
                     ") is not on the run's grid: rerun the registration stage (--force)");
       signals = timeseries::extract(bold, *labels, rois_, prep.mask);
       result.roi_voxels = signals->voxels;
+      // ROIs lost to dropout or the field of view: n/a in every ROI output of this run, not a failure.
+      io::Json voxels = io::Json::object(), lost = io::Json::object();
+      std::vector<std::string> lost_text;
+      for (std::size_t r = 0; r < signals->names.size(); ++r) {
+        voxels[signals->names[r]] = signals->voxels[r];
+        if (signals->has_data(r)) continue;
+        lost[signals->names[r]] = signals->missing[r];
+        lost_text.push_back(fmt::format("{} ({})", signals->names[r], signals->missing[r]));
+      }
+      if (!lost_text.empty())
+        spdlog::warn(
+            "{}: ROI(s) without data in this run, written as n/a in its time series and ROI tables: {}",
+            in.run.image.filename().string(), fmt::join(lost_text, "; "));
+      result.roi_missing = lost;
       const std::map<std::string, std::string> a{{"atlas", reg_->atlas_name}};
-      io::write_tsv(out(ents, bids::Output::roi_timeseries, a), signals_table(signals->names, signals->mean));
+      auto write_signals = [&](const std::map<std::string, std::string>& e,
+                               const std::vector<std::vector<double>>& series, const std::string& what) {
+        const fs::path tsv = out(ents, bids::Output::roi_timeseries, e);
+        io::write_tsv(tsv, signals_table(signals->names, series));
+        fs::path json = tsv;
+        json.replace_extension(".json");
+        io::write_json(json, {{"Description", what + " of each atlas-" + reg_->atlas_name +
+                                                  " ROI's voxels inside the run's brain mask, per volume"},
+                              {"Voxels", voxels},
+                              {"RoisWithoutData", lost}});
+        outputs_.push_back(json);
+      };
+      write_signals(a, signals->mean, "Mean");
       auto ae = a;
       ae["desc"] = "eigenvariate";
-      io::write_tsv(out(ents, bids::Output::roi_timeseries, ae),
-                    signals_table(signals->names, signals->eigenvariate));
+      write_signals(ae, signals->eigenvariate, "First eigenvariate (spm_regions scaling)");
     }
     if (!config_.glm.enabled) return std::nullopt;
     if (!in.events) {
@@ -317,28 +369,46 @@ private:
 
     // ROI model on the ROI mean series.
     if (signals) {
-      Eigen::MatrixXd y(bold.volumes(), static_cast<Eigen::Index>(signals->names.size()));
-      for (std::size_t r = 0; r < signals->names.size(); ++r) {
-        const auto s = g.signal_scaling ? percent_of_mean(signals->mean[r]) : signals->mean[r];
-        for (std::int64_t t = 0; t < bold.volumes(); ++t) y(t, static_cast<Eigen::Index>(r)) = s[t];
+      // Only the ROIs with data are fitted; the others stay NaN (n/a rows) in the widened results.
+      const std::size_t nroi = signals->names.size();
+      std::vector<std::size_t> present;
+      for (std::size_t r = 0; r < nroi; ++r)
+        if (signals->has_data(r)) present.push_back(r);
+      summary["RoisWithoutData"] = result.roi_missing;
+      std::optional<glm::FirstLevelFit> fit;
+      if (!present.empty()) {
+        Eigen::MatrixXd y(bold.volumes(), static_cast<Eigen::Index>(present.size()));
+        for (std::size_t j = 0; j < present.size(); ++j) {
+          const auto& m = signals->mean[present[j]];
+          const auto s = g.signal_scaling ? percent_of_mean(m) : m;
+          for (std::int64_t t = 0; t < bold.volumes(); ++t) y(t, static_cast<Eigen::Index>(j)) = s[t];
+        }
+        glm::FitParams rp = fp;
+        rp.ar_smoothing_fwhm_mm = 0; // ROI series are not voxels of a grid
+        fit = glm::fit(y, design, rp);
+        const auto ac = glm::residual_autocorrelation_summary(*fit);
+        summary["RoiResidualAutocorrelation"] = {{"MeanLag1to3", ac.mean}, {"ExpectedSD", ac.expected_sd}};
       }
-      glm::FitParams rp = fp;
-      rp.ar_smoothing_fwhm_mm = 0; // ROI series are not voxels of a grid
-      const glm::FirstLevelFit fit = glm::fit(y, design, rp);
       for (const auto& c : contrasts) {
-        glm::ContrastResult cr = c.expressions.size() == 1 ? glm::contrast(fit, c.expressions.front())
-                                                           : glm::contrast(fit, c.expressions);
-        io::write_tsv(out(ents, bids::Output::roi_table, {{"atlas", reg_->atlas_name}, {"contrast", c.name}}),
-                      roi_contrast_table(signals->names, signals->voxels, cr));
+        glm::ContrastResult cr;
+        if (fit) {
+          cr = c.expressions.size() == 1 ? glm::contrast(*fit, c.expressions.front())
+                                         : glm::contrast(*fit, c.expressions);
+        } else {
+          cr.kind = c.expressions.size() == 1 ? glm::StatKind::t : glm::StatKind::F;
+          cr.expressions = c.expressions;
+        }
+        cr = widen(std::move(cr), present, nroi);
+        io::write_tsv(
+            out(ents, bids::Output::roi_table, {{"atlas", reg_->atlas_name}, {"contrast", c.name}}),
+            roi_contrast_table(signals->names, signals->voxels, cr, std::vector<double>(nroi, cr.dof)));
         result.roi.emplace(c.name, std::move(cr));
       }
-      const auto ac = glm::residual_autocorrelation_summary(fit);
-      summary["RoiResidualAutocorrelation"] = {{"MeanLag1to3", ac.mean}, {"ExpectedSD", ac.expected_sd}};
     }
 
     if (g.voxelwise) {
       smooth_for_glm(bold, config_.preprocess);
-      if (g.signal_scaling) scale_to_percent(bold, prep.mask);
+      if (g.signal_scaling) glm::scale_to_percent_of_mean(bold, prep.mask);
       const glm::FirstLevelFit fit = glm::fit(bold, design, fp, prep.mask);
       const auto ac = glm::residual_autocorrelation_summary(fit);
       summary["ResidualAutocorrelation"] = {{"MeanLag1to3", ac.mean},
@@ -405,21 +475,26 @@ private:
 
   void write_maps(const bids::Entities& ents, const std::string& contrast, const glm::FirstLevelFit& fit,
                   const glm::ContrastResult& cr, const std::map<std::string, std::string>& extra) {
-    auto write = [&](const std::string& stat, const Eigen::VectorXd& values) {
+    // Paths first (out() records each output), then the maps written concurrently: each is small,
+    // and compressing and syncing them one after another left a core idle.
+    std::vector<std::pair<fs::path, Eigen::VectorXd>> maps;
+    auto add = [&](const std::string& stat, Eigen::VectorXd values) {
       auto e = extra;
       e["contrast"] = contrast;
       e["stat"] = stat;
-      io::write_nifti(out(ents, bids::Output::statmap, e), glm::to_volume(fit, values, 0.0f));
+      maps.emplace_back(out(ents, bids::Output::statmap, e), std::move(values));
     };
     if (cr.kind == glm::StatKind::t) {
-      write("effect", cr.effect_row(0));
-      write("variance", cr.variance.row(0).transpose());
-      write("t", cr.stat);
+      add("effect", cr.effect_row(0));
+      add("variance", cr.variance.row(0).transpose());
+      add("t", cr.stat);
     } else {
-      write("F", cr.stat);
+      add("F", cr.stat);
     }
-    write("z", cr.z);
-    write("p", cr.p);
+    add("z", cr.z);
+    add("p", cr.p);
+    tbb::parallel_for_each(
+        maps, [&](const auto& m) { io::write_nifti(m.first, glm::to_volume(fit, m.second, 0.0f)); });
   }
 
   // Fixed effects over the runs of one task: ROI tables (run space) and template-space maps.
@@ -431,16 +506,49 @@ private:
     if (sessions.size() > 1) ents.values.erase("ses");
     const std::string desc = "fixedeffects";
     for (const auto& c : config_.glm.contrasts) {
-      std::vector<glm::ContrastResult> roi;
+      std::vector<const RunResult*> with;
       for (const auto& r : runs)
         if (auto it = r.roi.find(c.name); it != r.roi.end() && it->second.kind == glm::StatKind::t)
-          roi.push_back(it->second);
-      if (!roi.empty()) {
-        const glm::ContrastResult fx = glm::fixed_effects(roi);
+          with.push_back(&r);
+      if (!with.empty()) {
+        // Per ROI over the runs where it has data (dof summed over those runs); n/a when none has.
+        const std::size_t nroi = rois_.size();
         std::vector<std::string> names;
         for (const auto& r : rois_) names.push_back(r.name);
-        // ROI sizes differ per run (own grids): the table reports the first run's.
-        io::Table table = roi_contrast_table(names, runs.front().roi_voxels, fx);
+        std::vector<std::int64_t> voxels(nroi, 0);
+        std::vector<double> dof(nroi, std::nan(""));
+        std::vector<std::size_t> present;
+        std::vector<glm::ContrastResult> per_roi;
+        for (std::size_t k = 0; k < nroi; ++k) {
+          std::vector<glm::ContrastResult> roi;
+          for (const RunResult* r : with) {
+            if (r->roi_voxels[k] == 0) continue;
+            // ROI sizes differ per run (own grids): the table reports the first run with data.
+            if (voxels[k] == 0) voxels[k] = r->roi_voxels[k];
+            roi.push_back(roi_column(r->roi.at(c.name), k));
+          }
+          if (roi.empty()) continue;
+          per_roi.push_back(glm::fixed_effects(roi));
+          dof[k] = per_roi.back().dof;
+          present.push_back(k);
+        }
+        glm::ContrastResult fx;
+        fx.kind = glm::StatKind::t;
+        fx.effect.resize(1, static_cast<Eigen::Index>(present.size()));
+        fx.variance.resize(1, static_cast<Eigen::Index>(present.size()));
+        fx.stat.resize(static_cast<Eigen::Index>(present.size()));
+        fx.z.resize(fx.stat.size());
+        fx.p.resize(fx.stat.size());
+        for (std::size_t j = 0; j < present.size(); ++j) {
+          const auto i = static_cast<Eigen::Index>(j);
+          fx.effect(0, i) = per_roi[j].effect(0, 0);
+          fx.variance(0, i) = per_roi[j].variance(0, 0);
+          fx.stat(i) = per_roi[j].stat(0);
+          fx.z(i) = per_roi[j].z(0);
+          fx.p(i) = per_roi[j].p(0);
+        }
+        fx = widen(std::move(fx), present, nroi);
+        io::Table table = roi_contrast_table(names, voxels, fx, dof);
         io::write_tsv(out(ents, bids::Output::roi_table,
                           {{"atlas", reg_->atlas_name}, {"contrast", c.name}, {"desc", desc}}),
                       table);

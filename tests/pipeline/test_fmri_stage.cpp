@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@
 #include "rewardpath/io/nifti.hpp"
 #include "rewardpath/io/tsv.hpp"
 #include "rewardpath/pipeline/config.hpp"
+#include "rewardpath/pipeline/group.hpp"
 #include "rewardpath/pipeline/runner.hpp"
 #include "rewardpath/simulate/simulate.hpp"
 #include "run_params.hpp"
@@ -39,6 +42,48 @@ fs::path write_config(const std::string& name, io::Json j) {
 io::Json mid_config() {
   io::Json j = io::read_json(fs::path(RP_SOURCE_DIR) / "configs" / "mid.json");
   return j;
+}
+
+// A user label atlas on Colin27 (ch2, the template subjects are registered to): two 9 mm boxes
+// in the left and right striatum; "OutsideHead", a box in the corner of the template's grid (air,
+// outside every run's field of view); "Scalp", a box in the left scalp (inside the field of view,
+// outside the EPI brain mask), as an ROI lost to dropout would be.
+io::Json user_atlas_with_an_roi_outside_the_head() {
+  const char* env = std::getenv("REWARDPATH_MRICRON_DIR");
+  const fs::path ch2 = fs::path(env && *env ? env : "/usr/share/mricron/templates") / "ch2.nii.gz";
+  const Grid g = io::read_nifti_header(ch2).grid;
+  Volume labels(g, 1, 0.0f);
+  for (std::int64_t k = 0; k < g.dims[2]; ++k)
+    for (std::int64_t j = 0; j < g.dims[1]; ++j)
+      for (std::int64_t i = 0; i < g.dims[0]; ++i) {
+        const auto w = g.to_world(static_cast<double>(i), static_cast<double>(j), static_cast<double>(k));
+        const bool striatum = std::abs(std::abs(w[0]) - 14.0) <= 4.5 && std::abs(w[1] - 10.0) <= 4.5 &&
+                              std::abs(w[2] - 4.0) <= 4.5;
+        float v = 0.0f;
+        if (striatum) v = w[0] < 0 ? 1.0f : 2.0f;
+        if (i < 8 && j < 8 && k < 8) v = 3.0f;
+        if (w[0] >= -80 && w[0] <= -73 && std::abs(w[1]) <= 5 && std::abs(w[2] - 10) <= 5) v = 4.0f;
+        labels.data()[(k * g.dims[1] + j) * g.dims[0] + i] = v;
+      }
+  io::write_nifti(g_root / "plus_dseg.nii.gz", labels, {io::StoredType::uint8, 6, "", ""});
+  io::Table t({"index", "name"});
+  t.add_row({"1", "Striatum_L"});
+  t.add_row({"2", "Striatum_R"});
+  t.add_row({"3", "OutsideHead"});
+  t.add_row({"4", "Scalp"});
+  io::write_tsv(g_root / "plus_dseg.tsv", t);
+  return {{"name", "plus"},
+          {"image", (g_root / "plus_dseg.nii.gz").string()},
+          {"labels", (g_root / "plus_dseg.tsv").string()},
+          {"template", ch2.string()}};
+}
+
+std::string roistats_cell(const io::Table& t, const std::string& roi, const std::string& column) {
+  const auto r = t.require_column("roi"), c = t.require_column(column);
+  for (std::size_t i = 0; i < t.row_count(); ++i)
+    if (t.cell(i, r) == roi) return t.cell(i, c);
+  ADD_FAILURE() << "no row for ROI " << roi;
+  return "";
 }
 
 class FmriStage : public ::testing::Test {
@@ -148,8 +193,85 @@ TEST_F(FmriStage, MidModelOnSimulatedSubjects) {
   }
 }
 
+// The ROIs outside the head and in the scalp (user atlas above) in out_missing: n/a time series and
+// ROI statistics with voxels 0 and a reason in the sidecars; the striatum boxes have numbers. The
+// group level reads the n/a effects as missing: n = 0 for those two, n = 2 and the mean of the two
+// subjects' effects for the striatum.
+void expect_lost_roi_is_na(io::Json config) {
+  const fs::path out = g_root / "out_missing";
+  std::map<std::string, std::vector<double>> effects;
+  for (const std::string sub : {"01", "02"}) {
+    SCOPED_TRACE("sub-" + sub);
+    const fs::path func = out / ("sub-" + sub) / "func";
+    const std::string run = "sub-" + sub + "_task-mid_run-01_atlas-plus";
+    const io::Table ts = io::read_tsv(func / (run + "_timeseries.tsv"));
+    ASSERT_EQ(ts.columns(), (std::vector<std::string>{"Striatum_L", "Striatum_R", "OutsideHead", "Scalp"}));
+    ASSERT_GT(ts.row_count(), 10u);
+    for (std::size_t r = 0; r < ts.row_count(); ++r) {
+      EXPECT_TRUE(ts.is_na(r, 2) && ts.is_na(r, 3))
+          << "row " << r << ": " << ts.cell(r, 2) << " " << ts.cell(r, 3);
+      EXPECT_TRUE(std::isfinite(ts.number(r, 0)) && std::isfinite(ts.number(r, 1))) << "row " << r;
+    }
+    const io::Json side = io::read_json(func / (run + "_timeseries.json"));
+    EXPECT_EQ(side.at("Voxels").at("OutsideHead").get<std::int64_t>(), 0);
+    EXPECT_EQ(side.at("Voxels").at("Scalp").get<std::int64_t>(), 0);
+    EXPECT_GT(side.at("Voxels").at("Striatum_L").get<std::int64_t>(), 0);
+    const io::Json& lost = side.at("RoisWithoutData");
+    EXPECT_NE(lost.at("OutsideHead").get<std::string>().find("field of view"), std::string::npos) << lost;
+    EXPECT_NE(lost.at("Scalp").get<std::string>().find("outside the run's brain mask"), std::string::npos)
+        << lost;
+    EXPECT_FALSE(lost.contains("Striatum_L") || lost.contains("Striatum_R")) << lost;
+    const io::Table eig = io::read_tsv(func / (run + "_desc-eigenvariate_timeseries.tsv"));
+    EXPECT_TRUE(eig.is_na(0, 2) && eig.is_na(0, 3) && !eig.is_na(0, 0));
+    for (const std::string& table : {run + "_contrast-gainVsNeutral_roistats.tsv",
+                                     "sub-" + sub +
+                                         "_task-mid_atlas-plus_contrast-gainVsNeutral_desc-"
+                                         "fixedeffects_roistats.tsv",
+                                     run + "_contrast-anticipation_roistats.tsv"}) {
+      SCOPED_TRACE(table);
+      const io::Table t = io::read_tsv(func / table);
+      EXPECT_EQ(roistats_cell(t, "OutsideHead", "voxels"), "0");
+      EXPECT_EQ(roistats_cell(t, "Scalp", "voxels"), "0");
+      for (std::size_t c = 2; c < t.columns().size(); ++c) {
+        EXPECT_EQ(roistats_cell(t, "OutsideHead", t.columns()[c]), "n/a") << t.columns()[c];
+        EXPECT_EQ(roistats_cell(t, "Scalp", t.columns()[c]), "n/a") << t.columns()[c];
+        EXPECT_TRUE(std::isfinite(std::stod(roistats_cell(t, "Striatum_L", t.columns()[c]))))
+            << t.columns()[c];
+      }
+      EXPECT_GT(std::stoll(roistats_cell(t, "Striatum_R", "voxels")), 0);
+    }
+    const io::Table fx = io::read_tsv(
+        func / ("sub-" + sub + "_task-mid_atlas-plus_contrast-gainVsNeutral_desc-fixedeffects_roistats.tsv"));
+    // One run: the per-ROI fixed effects are that run's own numbers.
+    const io::Table run_table = io::read_tsv(func / (run + "_contrast-gainVsNeutral_roistats.tsv"));
+    for (const std::string roi : {"Striatum_L", "Striatum_R"}) {
+      for (const std::string col : {"voxels", "effect", "se", "dof"})
+        EXPECT_NEAR(std::stod(roistats_cell(fx, roi, col)), std::stod(roistats_cell(run_table, roi, col)),
+                    1e-12)
+            << roi << " " << col;
+      effects[roi].push_back(std::stod(roistats_cell(fx, roi, "effect")));
+    }
+  }
+  config["group"] = {{"contrasts", {"gainVsNeutral"}}, {"voxelwise", false}};
+  auto p = params(out, write_config("missing_group.json", config));
+  pipeline::run_group_level(p);
+  const io::Table grp =
+      io::read_tsv(out / "group" / "task-mid_atlas-plus_contrast-gainVsNeutral_desc-mean_roistats.tsv");
+  for (const std::string roi : {"OutsideHead", "Scalp"}) {
+    EXPECT_EQ(roistats_cell(grp, roi, "n"), "0");
+    EXPECT_EQ(roistats_cell(grp, roi, "effect"), "n/a");
+  }
+  for (const std::string roi : {"Striatum_L", "Striatum_R"}) {
+    EXPECT_EQ(roistats_cell(grp, roi, "n"), "2");
+    EXPECT_NEAR(std::stod(roistats_cell(grp, roi, "effect")), 0.5 * (effects[roi][0] + effects[roi][1]),
+                1e-9);
+  }
+}
+
 // A confound the table lacks fails the subject with a message naming it and the run; a configured
-// condition absent from the events drops only the contrasts that use it (one subject each).
+// condition absent from the events drops only the contrasts that use it. The second run also uses
+// a user atlas with an ROI outside the head: that ROI is n/a in every ROI output, the subjects
+// succeed, and the group level counts it as missing.
 TEST_F(FmriStage, BadConfoundsFailAndMissingConditionsDropTheirContrasts) {
   {
     SCOPED_TRACE("unknown confound");
@@ -169,14 +291,18 @@ TEST_F(FmriStage, BadConfoundsFailAndMissingConditionsDropTheirContrasts) {
     j["glm"]["conditions"].push_back("reward_delivery");
     j["glm"]["contrasts"].push_back({{"name", "delivery"}, {"expression", "reward_delivery"}});
     j["glm"]["voxelwise"] = false;
+    j["registration"]["atlas"] = user_atlas_with_an_roi_outside_the_head();
     const auto s =
         pipeline::run_participant_level(params(g_root / "out_missing", write_config("missing.json", j)));
     ASSERT_EQ(s.failed_count(), 0u) << s.to_text();
     const fs::path func = g_root / "out_missing" / "sub-01" / "func";
-    EXPECT_TRUE(fs::exists(func / "sub-01_task-mid_run-01_atlas-reward_contrast-gainVsNeutral_roistats.tsv"));
-    EXPECT_FALSE(fs::exists(func / "sub-01_task-mid_run-01_atlas-reward_contrast-delivery_roistats.tsv"));
+    EXPECT_TRUE(fs::exists(func / "sub-01_task-mid_run-01_atlas-plus_contrast-gainVsNeutral_roistats.tsv"));
+    EXPECT_FALSE(fs::exists(func / "sub-01_task-mid_run-01_atlas-plus_contrast-delivery_roistats.tsv"));
     const io::Json g = io::read_json(func / "sub-01_task-mid_run-01_desc-glm_statmap.json");
     EXPECT_EQ(g.at("SkippedContrasts").at(0).get<std::string>(), "delivery");
+    EXPECT_TRUE(g.at("RoisWithoutData").contains("OutsideHead") && g.at("RoisWithoutData").contains("Scalp"))
+        << g.dump();
+    expect_lost_roi_is_na(j);
   }
 }
 

@@ -120,13 +120,6 @@ TEST(RoiSignal, BadInputIsAClearError) {
   rp::Volume run(g, 5, 1.0f);
   rp::Volume labels(g, 1, 0.0f);
   labels.data()[3] = 1.0f;
-  // An ROI absent from the labels is named.
-  try {
-    extract(run, labels, {RoiLabel{9, "VTA_L"}});
-    FAIL() << "expected an error";
-  } catch (const rp::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("VTA_L"), std::string::npos) << e.what();
-  }
   // Labels on another grid.
   rp::Grid other = grid(4, 3, 3);
   rp::Volume wrong(other, 1, 1.0f);
@@ -139,4 +132,58 @@ TEST(RoiSignal, BadInputIsAClearError) {
   } catch (const rp::Error& e) {
     EXPECT_NE(std::string(e.what()).find("volume 2"), std::string::npos) << e.what();
   }
+}
+
+// An ROI with no voxel in the mask (dropout, field of view) or none in the image at all keeps its
+// place with voxels 0, NaN series and a reason; the other ROIs are as before. Hand-computed: voxel v
+// at volume t holds v + 10 t, so the mean of voxels {a..b} is (a + b) / 2 + 10 t.
+TEST(RoiSignal, RoiOutsideTheMaskIsKeptWithoutData) {
+  rp::Grid g = grid(4, 3, 2);
+  const std::int64_t nt = 5;
+  rp::Volume run(g, nt, 0.0f);
+  for (std::int64_t t = 0; t < nt; ++t)
+    for (int v = 0; v < 24; ++v) run.data()[t * 24 + v] = static_cast<float>(v + 10 * t);
+  rp::Volume labels(g, 1, 0.0f);
+  for (int v = 0; v <= 3; ++v) labels.data()[v] = 1.0f;   // A: voxels 0..3
+  for (int v = 10; v <= 11; ++v) labels.data()[v] = 2.0f; // B: voxels 10..11
+  for (int v = 20; v <= 22; ++v) labels.data()[v] = 3.0f; // Lost: voxels 20..22, all outside the mask
+  std::vector<std::uint8_t> mask(24, 1);
+  for (int v = 20; v < 24; ++v) mask[v] = 0;
+  // Outside the mask the data are never read (no "non-finite" error for them).
+  for (std::int64_t t = 0; t < nt; ++t) run.data()[t * 24 + 21] = std::nanf("");
+  const auto r = extract(
+      run, labels, {RoiLabel{1, "A"}, RoiLabel{3, "Lost"}, RoiLabel{2, "B"}, RoiLabel{9, "Absent"}}, mask);
+  ASSERT_EQ(r.names, (std::vector<std::string>{"A", "Lost", "B", "Absent"}));
+  EXPECT_EQ(r.voxels, (std::vector<std::int64_t>{4, 0, 2, 0}));
+  ASSERT_EQ(r.mean.size(), 4u);
+  ASSERT_EQ(r.eigenvariate.size(), 4u);
+  ASSERT_EQ(r.missing.size(), 4u);
+  EXPECT_EQ(r.times(), nt);
+  for (std::size_t k : {1u, 3u}) {
+    EXPECT_FALSE(r.has_data(k));
+    ASSERT_EQ(r.mean[k].size(), static_cast<std::size_t>(nt));
+    ASSERT_EQ(r.eigenvariate[k].size(), static_cast<std::size_t>(nt));
+    for (std::int64_t t = 0; t < nt; ++t) {
+      EXPECT_TRUE(std::isnan(r.mean[k][t]));
+      EXPECT_TRUE(std::isnan(r.eigenvariate[k][t]));
+    }
+  }
+  EXPECT_TRUE(r.has_data(0) && r.has_data(2));
+  EXPECT_EQ(r.missing[0], "");
+  EXPECT_EQ(r.missing[2], "");
+  EXPECT_NE(r.missing[1].find("all 3 voxel(s) of label 3 are outside the run's brain mask"),
+            std::string::npos)
+      << r.missing[1];
+  EXPECT_NE(r.missing[3].find("label 9 has no voxel in the run's image (outside its field of view"),
+            std::string::npos)
+      << r.missing[3];
+  for (std::int64_t t = 0; t < nt; ++t) {
+    EXPECT_DOUBLE_EQ(r.mean[0][t], 1.5 + 10.0 * static_cast<double>(t));
+    EXPECT_DOUBLE_EQ(r.mean[2][t], 10.5 + 10.0 * static_cast<double>(t));
+  }
+  // Every ROI lost: still no error, every column without data.
+  const std::vector<std::uint8_t> none(24, 0);
+  const auto all = extract(run, labels, {RoiLabel{1, "A"}, RoiLabel{2, "B"}}, none);
+  EXPECT_EQ(all.voxels, (std::vector<std::int64_t>{0, 0}));
+  EXPECT_EQ(all.times(), nt);
 }

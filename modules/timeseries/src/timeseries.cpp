@@ -48,11 +48,28 @@ RoiSignals extract(const Volume& run, const Volume& labels, const std::vector<Ro
   RoiSignals out;
   for (const RoiLabel& roi : rois) {
     std::vector<std::int64_t> idx;
-    for (std::int64_t v = 0; v < nvox; ++v)
-      if (std::lround(labels.data()[v]) == roi.index && (mask.empty() || mask[v] != 0)) idx.push_back(v);
-    if (idx.empty())
-      throw Error(fmt::format("ROI {} (label {}) has no voxel in the run's brain mask / field of view",
-                              roi.name, roi.index));
+    std::int64_t labelled = 0;
+    for (std::int64_t v = 0; v < nvox; ++v) {
+      if (std::lround(labels.data()[v]) != roi.index) continue;
+      ++labelled;
+      if (mask.empty() || mask[v] != 0) idx.push_back(v);
+    }
+    out.names.push_back(roi.name);
+    if (idx.empty()) {
+      // Kept in place (tables stay aligned with the atlas) and marked: NaN series, 0 voxels.
+      out.voxels.push_back(0);
+      out.mean.emplace_back(static_cast<std::size_t>(nt), std::nan(""));
+      out.eigenvariate.emplace_back(static_cast<std::size_t>(nt), std::nan(""));
+      out.missing.push_back(
+          labelled == 0
+              ? fmt::format(
+                    "label {} has no voxel in the run's image (outside its field of view, or too small "
+                    "for its grid)",
+                    roi.index)
+              : fmt::format("all {} voxel(s) of label {} are outside the run's brain mask", labelled,
+                            roi.index));
+      continue;
+    }
     const auto nv = static_cast<std::int64_t>(idx.size());
     std::vector<double> block(static_cast<std::size_t>(nt * nv));
     std::vector<double> mean(static_cast<std::size_t>(nt), 0.0);
@@ -68,10 +85,10 @@ RoiSignals extract(const Volume& run, const Volume& labels, const std::vector<Ro
       }
       mean[t] = sum / static_cast<double>(nv);
     }
-    out.names.push_back(roi.name);
     out.voxels.push_back(nv);
     out.mean.push_back(std::move(mean));
     out.eigenvariate.push_back(first_eigenvariate(block, nt, nv));
+    out.missing.emplace_back();
   }
   return out;
 }

@@ -23,18 +23,27 @@ struct RoiLabel {
   std::string name; // column name, e.g. "NAcc_L"
 };
 
+// An ROI without any voxel (after the mask) keeps its place: voxels 0, its mean and eigenvariate
+// series all NaN (as many values as volumes; io::format_number writes NaN as "n/a"), and a reason
+// in `missing`. Fields are parallel vectors, one entry per requested ROI in the order given.
 struct RoiSignals {
   std::vector<std::string> names;
-  std::vector<std::int64_t> voxels;              // voxels in each ROI (after the mask)
-  std::vector<std::vector<double>> mean;         // mean[r][t]
-  std::vector<std::vector<double>> eigenvariate; // eigenvariate[r][t] (all zero for a 1-voxel ROI)
+  std::vector<std::int64_t> voxels;      // voxels in each ROI (after the mask); 0 = no data
+  std::vector<std::vector<double>> mean; // mean[r][t]; NaN for an ROI without data
+  std::vector<std::vector<double>>
+      eigenvariate;                 // eigenvariate[r][t] (all zero for a 1-voxel ROI; NaN without data)
+  std::vector<std::string> missing; // "" when the ROI has data, else why it has none
   std::int64_t times() const { return mean.empty() ? 0 : static_cast<std::int64_t>(mean.front().size()); }
+  bool has_data(std::size_t r) const { return voxels[r] > 0; }
 };
 
 // `labels` is a 3D image on the same sampling as `run` (integer values stored as float; checked
 // with Grid::same_sampling). `mask` (optional, one byte per voxel, non-zero = keep) restricts every
-// ROI, e.g. to the brain mask. An ROI with no voxel left is an Error naming it (a silent column
-// of NaN would poison group tables). Voxels whose series is not finite are an Error.
+// ROI, e.g. to the brain mask. An ROI with no voxel left (susceptibility dropout, a field of view
+// that cuts it off, a label absent from the image) is not an error: it is returned without data as
+// above, so callers must check has_data(r) and write n/a, never a number, for it. The reason says
+// whether the label has no voxel in the image at all (outside the field of view, or an ROI too small
+// for the run's grid) or only none inside the mask. Voxels whose series is not finite are an Error.
 RoiSignals extract(const Volume& run, const Volume& labels, const std::vector<RoiLabel>& rois,
                    std::span<const std::uint8_t> mask = {});
 
