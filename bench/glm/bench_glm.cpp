@@ -6,7 +6,7 @@
 //   bench_glm long PATH VOLUMES             write a synthetic 64x76x64xVOLUMES int16 .nii + events
 //   bench_glm read BOLD                     read the whole run into memory (read_nifti)
 //   bench_glm stream-read BOLD              stream all volumes, 64 at a time (NiftiVolumeReader)
-//   bench_glm memory BOLD EVENTS OUT [diag] [exact]  read whole run, fit, contrast, write maps
+//   bench_glm memory BOLD EVENTS OUT [diag] [exact] [defaults]  read whole run, fit, contrast, write maps
 //   bench_glm stream BOLD EVENTS OUT [diag] [exact]  stream volumes into the fit (fit_volumes)
 //   bench_glm fit-only BOLD EVENTS          the fit alone, in memory, min of 3 (wall and CPU)
 //
@@ -14,6 +14,9 @@
 // for nilearn). Diagnostics (whitened residual autocorrelations) are off unless `diag` is given:
 // nilearn does not compute them. The contrast is the first condition minus the second in the
 // events' order of appearance. `exact` = ar_bias_correction off (nilearn's AR(1) estimate).
+// `defaults` (memory mode) does what nilearn's FirstLevelModel does with its defaults, as the
+// pipeline does: the mask by compute_epi_mask on the run's mean, each voxel scaled to percent of
+// its mean (nilearn_ar1.py with MASK "defaults" is the other side).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -25,9 +28,12 @@
 #include <string>
 
 #include <tbb/global_control.h>
+#include <tbb/parallel_invoke.h>
 
 #include "rewardpath/bids/events.hpp"
 #include "rewardpath/glm/contrast.hpp"
+#include "rewardpath/glm/scaling.hpp"
+#include "rewardpath/preprocess/mask.hpp"
 #include "rewardpath/glm/fit.hpp"
 #include "rewardpath/io/nifti.hpp"
 #include "rewardpath/simulate/simulate.hpp"
@@ -69,13 +75,21 @@ std::string first_two_conditions(const rewardpath::bids::Events& ev) {
   return seen[0] + " - " + seen[1];
 }
 
+// As the fMRI stage writes them: concurrently.
 void write_maps(const g::FirstLevelFit& fit, const g::ContrastResult& c, const fs::path& out) {
   const std::string stem = "contrast-bench_stat-";
-  io::write_nifti(out / (stem + "effect_statmap.nii.gz"), g::to_volume(fit, c.effect.row(0).transpose()));
-  io::write_nifti(out / (stem + "variance_statmap.nii.gz"), g::to_volume(fit, c.variance.row(0).transpose()));
-  io::write_nifti(out / (stem + "t_statmap.nii.gz"), g::to_volume(fit, c.stat));
-  io::write_nifti(out / (stem + "z_statmap.nii.gz"), g::to_volume(fit, c.z));
-  io::write_nifti(out / (stem + "p_statmap.nii.gz"), g::to_volume(fit, c.p, 1.0f));
+  tbb::parallel_invoke(
+      [&] {
+        io::write_nifti(out / (stem + "effect_statmap.nii.gz"),
+                        g::to_volume(fit, c.effect.row(0).transpose()));
+      },
+      [&] {
+        io::write_nifti(out / (stem + "variance_statmap.nii.gz"),
+                        g::to_volume(fit, c.variance.row(0).transpose()));
+      },
+      [&] { io::write_nifti(out / (stem + "t_statmap.nii.gz"), g::to_volume(fit, c.stat)); },
+      [&] { io::write_nifti(out / (stem + "z_statmap.nii.gz"), g::to_volume(fit, c.z)); },
+      [&] { io::write_nifti(out / (stem + "p_statmap.nii.gz"), g::to_volume(fit, c.p, 1.0f)); });
 }
 
 void report(const char* mode, const io::NiftiHeader& h, double seconds, std::size_t fitted,
@@ -235,10 +249,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     const fs::path events = argv[3], out = argv[4];
-    bool diag = false, exact = false;
+    bool diag = false, exact = false, defaults = false;
     for (int a = 5; a < argc; ++a) {
       diag = diag || std::string(argv[a]) == "diag";
       exact = exact || std::string(argv[a]) == "exact";
+      defaults = defaults || std::string(argv[a]) == "defaults";
     }
     fs::create_directories(out);
     g::FitParams fp;
@@ -251,9 +266,14 @@ int main(int argc, char** argv) {
     std::vector<std::uint8_t> mask;
     g::FirstLevelFit fit;
     if (mode == "memory") {
-      const auto bold = io::read_nifti_voxels(h);
+      auto bold = io::read_nifti_voxels(h);
       t_read = now() - t0;
-      mask = mask_from(bold.data(), nv, 5);
+      if (defaults) {
+        mask = rewardpath::preprocess::compute_epi_mask(rewardpath::preprocess::mean_volume(bold)).voxels;
+        g::scale_to_percent_of_mean(bold, mask);
+      } else {
+        mask = mask_from(bold.data(), nv, 5);
+      }
       const double t1 = now();
       fit = g::fit(bold, design, fp, mask);
       t_fit = now() - t1;
@@ -274,6 +294,7 @@ int main(int argc, char** argv) {
     }
     const double t2 = now();
     const auto c = g::contrast(fit, expr);
+    const double t_contrast = now() - t2;
     write_maps(fit, c, out);
     const double t_write = now() - t2;
     {
@@ -285,9 +306,10 @@ int main(int argc, char** argv) {
     }
     char extra[256];
     const auto s = g::residual_autocorrelation_summary(fit);
-    std::snprintf(extra, sizeof extra, "read=%.3f fit=%.3f contrast_write=%.3f diag=%d resid_lag1=%.3f",
-                  t_read, t_fit, t_write, diag ? 1 : 0, s.mean[0]);
-    report(mode.c_str(), h, t_write + t2 - t0, fit.series(), extra);
+    std::snprintf(extra, sizeof extra,
+                  "read=%.3f fit=%.3f contrast_write=%.3f (contrast=%.3f) diag=%d resid_lag1=%.3f", t_read,
+                  t_fit, t_write, t_contrast, diag ? 1 : 0, s.mean[0]);
+    report((mode + (defaults ? "-defaults" : "")).c_str(), h, t_write + t2 - t0, fit.series(), extra);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_glm: %s\n", e.what());

@@ -26,15 +26,20 @@ echo "== standard run: $(basename "$bold") (best of 3; peak RSS from the same pr
 best "$bench" read "$bold"
 best "$bench" stream-read "$bold"
 best "$bench" memory "$bold" "$events" "$work/out_memory"
+best "$bench" memory "$bold" "$events" "$work/out_memory_defaults" defaults
 best "$bench" stream "$bold" "$events" "$work/out_stream"
 best "$bench" stream "$bold" "$events" "$work/out_stream_diag" diag
 best "$bench" stream "$bold" "$events" "$work/out_stream_exact" exact
 if PYTHONPATH=${NILEARN_PATH:-/work/ext/nilearn} /usr/bin/python3 -c "import nilearn, pandas" 2>/dev/null; then
   best env PYTHONPATH=${NILEARN_PATH:-/work/ext/nilearn} /usr/bin/python3 "$here/nilearn_ar1.py" "$bold" "$events" \
     "$work/out_stream/mask.nii.gz" "$work/out_nilearn"
+  best env PYTHONPATH=${NILEARN_PATH:-/work/ext/nilearn} /usr/bin/python3 "$here/nilearn_ar1.py" "$bold" "$events" \
+    defaults "$work/out_nilearn_defaults"
   echo "-- t maps vs nilearn (bias-corrected default, then nilearn mode):"
   /usr/bin/python3 "$here/compare_maps.py" "$work/out_stream" "$work/out_nilearn"
   /usr/bin/python3 "$here/compare_maps.py" "$work/out_stream_exact" "$work/out_nilearn"
+  echo "-- defaults on both sides (own EPI mask, percent scaling), ours bias-corrected:"
+  /usr/bin/python3 "$here/compare_maps.py" "$work/out_memory_defaults" "$work/out_nilearn_defaults"
 else
   echo "nilearn not importable: skipped"
 fi
