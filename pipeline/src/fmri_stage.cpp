@@ -119,13 +119,14 @@ glm::ContrastResult widen(glm::ContrastResult c, const std::vector<std::size_t>&
   };
   widen_matrix(c.effect);
   widen_matrix(c.variance);
+  widen_matrix(c.covariance); // F only (0 rows for t)
   widen_vector(c.stat);
   widen_vector(c.z);
   widen_vector(c.p);
   return c;
 }
 
-// One ROI's column of a run's t contrast, as a one-series result for glm::fixed_effects.
+// One ROI's column of a run's contrast (t or F), as a one-series result for glm::fixed_effects.
 glm::ContrastResult roi_column(const glm::ContrastResult& c, std::size_t roi) {
   const auto i = static_cast<Eigen::Index>(roi);
   glm::ContrastResult r;
@@ -134,6 +135,7 @@ glm::ContrastResult roi_column(const glm::ContrastResult& c, std::size_t roi) {
   r.weights = c.weights;
   r.effect = c.effect.col(i);
   r.variance = c.variance.col(i);
+  if (c.covariance.cols() > i) r.covariance = c.covariance.col(i);
   r.stat = c.stat.segment(i, 1);
   r.z = c.z.segment(i, 1);
   r.p = c.p.segment(i, 1);
@@ -497,7 +499,8 @@ private:
         maps, [&](const auto& m) { io::write_nifti(m.first, glm::to_volume(fit, m.second, 0.0f)); });
   }
 
-  // Fixed effects over the runs of one task: ROI tables (run space) and template-space maps.
+  // Fixed effects over the runs of one task: ROI tables (run space; t and F contrasts) and
+  // template-space maps (t contrasts only: F maps are not combined, docs/fmri.md).
   void combine_runs(std::vector<RunResult>& runs) {
     bids::Entities ents = runs.front().entities;
     ents.values.erase("run");
@@ -508,8 +511,7 @@ private:
     for (const auto& c : config_.glm.contrasts) {
       std::vector<const RunResult*> with;
       for (const auto& r : runs)
-        if (auto it = r.roi.find(c.name); it != r.roi.end() && it->second.kind == glm::StatKind::t)
-          with.push_back(&r);
+        if (r.roi.count(c.name)) with.push_back(&r);
       if (!with.empty()) {
         // Per ROI over the runs where it has data (dof summed over those runs); n/a when none has.
         const std::size_t nroi = rois_.size();
@@ -532,17 +534,25 @@ private:
           dof[k] = per_roi.back().dof;
           present.push_back(k);
         }
+        // t and F alike (F: glm::fixed_effects combines the runs' q x q effect covariances).
+        const glm::ContrastResult& run1 = with.front()->roi.at(c.name);
+        const auto np = static_cast<Eigen::Index>(present.size());
+        const Eigen::Index q = per_roi.empty() ? 1 : per_roi.front().effect.rows();
         glm::ContrastResult fx;
-        fx.kind = glm::StatKind::t;
-        fx.effect.resize(1, static_cast<Eigen::Index>(present.size()));
-        fx.variance.resize(1, static_cast<Eigen::Index>(present.size()));
-        fx.stat.resize(static_cast<Eigen::Index>(present.size()));
-        fx.z.resize(fx.stat.size());
-        fx.p.resize(fx.stat.size());
+        fx.kind = run1.kind;
+        fx.expressions = run1.expressions;
+        fx.dof_num = per_roi.empty() ? run1.dof_num : per_roi.front().dof_num;
+        fx.effect.resize(q, np);
+        fx.variance.resize(q, np);
+        if (fx.kind == glm::StatKind::F) fx.covariance.resize(q * (q + 1) / 2, np);
+        fx.stat.resize(np);
+        fx.z.resize(np);
+        fx.p.resize(np);
         for (std::size_t j = 0; j < present.size(); ++j) {
           const auto i = static_cast<Eigen::Index>(j);
-          fx.effect(0, i) = per_roi[j].effect(0, 0);
-          fx.variance(0, i) = per_roi[j].variance(0, 0);
+          fx.effect.col(i) = per_roi[j].effect.col(0);
+          fx.variance.col(i) = per_roi[j].variance.col(0);
+          if (fx.kind == glm::StatKind::F) fx.covariance.col(i) = per_roi[j].covariance.col(0);
           fx.stat(i) = per_roi[j].stat(0);
           fx.z(i) = per_roi[j].z(0);
           fx.p(i) = per_roi[j].p(0);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -227,7 +228,10 @@ void expect_lost_roi_is_na(io::Json config) {
                                      "sub-" + sub +
                                          "_task-mid_atlas-plus_contrast-gainVsNeutral_desc-"
                                          "fixedeffects_roistats.tsv",
-                                     run + "_contrast-anticipation_roistats.tsv"}) {
+                                     run + "_contrast-anticipation_roistats.tsv",
+                                     "sub-" + sub +
+                                         "_task-mid_atlas-plus_contrast-anticipation_desc-"
+                                         "fixedeffects_roistats.tsv"}) {
       SCOPED_TRACE(table);
       const io::Table t = io::read_tsv(func / table);
       EXPECT_EQ(roistats_cell(t, "OutsideHead", "voxels"), "0");
@@ -251,6 +255,15 @@ void expect_lost_roi_is_na(io::Json config) {
             << roi << " " << col;
       effects[roi].push_back(std::stod(roistats_cell(fx, roi, "effect")));
     }
+    // The F contrast too (F fixed effects over one run = that run's F test).
+    const io::Table fx_f = io::read_tsv(
+        func / ("sub-" + sub + "_task-mid_atlas-plus_contrast-anticipation_desc-fixedeffects_roistats.tsv"));
+    const io::Table run_f = io::read_tsv(func / (run + "_contrast-anticipation_roistats.tsv"));
+    for (const std::string roi : {"Striatum_L", "Striatum_R"})
+      for (const std::string col : {"F", "dof_num", "dof", "p"})
+        EXPECT_NEAR(std::stod(roistats_cell(fx_f, roi, col)), std::stod(roistats_cell(run_f, roi, col)),
+                    1e-9 * std::max(1.0, std::abs(std::stod(roistats_cell(run_f, roi, col)))))
+            << roi << " " << col;
   }
   config["group"] = {{"contrasts", {"gainVsNeutral"}}, {"voxelwise", false}};
   auto p = params(out, write_config("missing_group.json", config));

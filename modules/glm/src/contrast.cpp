@@ -176,7 +176,103 @@ void finish_t(ContrastResult& r) {
   });
 }
 
+// Packed upper triangle (row by row) <-> symmetric q x q.
+void pack(const MatrixXd& m, Eigen::Ref<VectorXd> out) {
+  Index k = 0;
+  for (Index i = 0; i < m.rows(); ++i)
+    for (Index j = i; j < m.cols(); ++j) out(k++) = m(i, j);
+}
+MatrixXd unpack(const Eigen::Ref<const VectorXd>& packed, Index q) {
+  MatrixXd m(q, q);
+  Index k = 0;
+  for (Index i = 0; i < q; ++i)
+    for (Index j = i; j < q; ++j) m(i, j) = m(j, i) = packed(k++);
+  return m;
+}
+Index packed_size(Index q) { return q * (q + 1) / 2; }
+
+std::string run_name(std::size_t i) { return "run " + std::to_string(i + 1); }
+
+// Same contrast in every run: expressions when both have them (designs may differ between runs,
+// e.g. in confound columns, so weights need not match), else the weights.
+void check_same_contrast(const ContrastResult& a, const ContrastResult& b, std::size_t i) {
+  if (!a.expressions.empty() && !b.expressions.empty()) {
+    if (a.expressions != b.expressions)
+      throw Error("fixed effects: " + run_name(i) + " has contrast '" + join(b.expressions) +
+                  "', run 1 has '" + join(a.expressions) + "'");
+    return;
+  }
+  if (a.weights.rows() != b.weights.rows() || a.weights.cols() != b.weights.cols() || a.weights != b.weights)
+    throw Error("fixed effects: the contrast weights of " + run_name(i) + " differ from those of run 1");
+}
+
+ContrastResult fixed_effects_f(const std::vector<ContrastResult>& runs) {
+  const ContrastResult& first = runs[0];
+  const Index q = first.effect.rows(), V = first.effect.cols();
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const ContrastResult& r = runs[i];
+    if (r.effect.rows() != q || static_cast<Index>(r.dof_num) != q)
+      throw Error("fixed effects: " + run_name(i) + " has an F contrast of " +
+                  std::to_string(r.effect.rows()) + " rows, run 1 of " + std::to_string(q));
+    if (r.covariance.rows() != packed_size(q) || r.covariance.cols() != V)
+      throw Error("fixed effects: " + run_name(i) + " has no effect covariance (" +
+                  std::to_string(packed_size(q)) + " x " + std::to_string(V) +
+                  " expected): make F contrasts with contrast_f");
+  }
+  ContrastResult out;
+  out.kind = StatKind::F;
+  out.expressions = first.expressions;
+  out.weights = first.weights;
+  out.dof_num = static_cast<double>(q);
+  out.dof = 0.0;
+  for (const auto& r : runs) out.dof += r.dof;
+  out.effect = MatrixXd::Zero(q, V);
+  out.variance = MatrixXd::Zero(q, V);
+  out.covariance = MatrixXd::Zero(packed_size(q), V);
+  out.stat = VectorXd::Zero(V);
+  out.z = VectorXd::Zero(V);
+  out.p = VectorXd::Ones(V);
+  tbb::parallel_for(tbb::blocked_range<Index>(0, V, 256), [&](const tbb::blocked_range<Index>& rg) {
+    for (Index v = rg.begin(); v != rg.end(); ++v) {
+      MatrixXd w = MatrixXd::Zero(q, q);
+      VectorXd we = VectorXd::Zero(q);
+      bool ok = true;
+      for (const auto& r : runs) {
+        const MatrixXd cov = unpack(r.covariance.col(v), q);
+        // Singular (sigma2 = 0) or not positive definite: no usable run, as contrast_f's F = 0.
+        const Eigen::LLT<MatrixXd> llt(cov);
+        if (llt.info() != Eigen::Success || !(cov.diagonal().minCoeff() > 0.0) || !(llt.rcond() > 1e-12)) {
+          ok = false;
+          break;
+        }
+        w += llt.solve(MatrixXd::Identity(q, q));
+        we += llt.solve(VectorXd(r.effect.col(v)));
+      }
+      if (!ok) continue;
+      const Eigen::LLT<MatrixXd> wl(w);
+      const VectorXd e = wl.solve(we);
+      const MatrixXd cov = wl.solve(MatrixXd::Identity(q, q));
+      out.effect.col(v) = e;
+      out.variance.col(v) = cov.diagonal();
+      pack(cov, out.covariance.col(v));
+      const double f = e.dot(w * e) / out.dof_num;
+      const double lp = log_f_sf(f, out.dof_num, out.dof);
+      out.stat(v) = f;
+      out.p(v) = std::exp(lp);
+      out.z(v) = norm_isf_log(lp);
+    }
+  });
+  return out;
+}
+
 } // namespace
+
+Eigen::MatrixXd ContrastResult::covariance_at(Eigen::Index v) const {
+  const Index q = effect.rows();
+  if (covariance.rows() != packed_size(q) || v < 0 || v >= covariance.cols())
+    throw Error("contrast result has no effect covariance for series " + std::to_string(v));
+  return unpack(covariance.col(v), q);
+}
 
 Eigen::VectorXd parse_contrast(const std::string& expression, const std::vector<std::string>& columns) {
   Parser p{expression, columns};
@@ -214,6 +310,7 @@ ContrastResult contrast_f(const FirstLevelFit& fit, const Eigen::MatrixXd& c) {
   const auto q = quad_forms(fit, c);
   const Index V = fit.series();
   r.variance.resize(c.rows(), V);
+  r.covariance.resize(packed_size(c.rows()), V);
   r.stat.resize(V);
   r.z.resize(V);
   r.p.resize(V);
@@ -221,6 +318,7 @@ ContrastResult contrast_f(const FirstLevelFit& fit, const Eigen::MatrixXd& c) {
     for (Index v = rg.begin(); v != rg.end(); ++v) {
       const MatrixXd cov = fit.sigma2(v) * q[v];
       r.variance.col(v) = cov.diagonal();
+      pack(cov, r.covariance.col(v));
       if (!(fit.sigma2(v) > 0.0)) {
         r.stat(v) = 0.0, r.z(v) = 0.0, r.p(v) = 1.0;
         continue;
@@ -256,12 +354,15 @@ ContrastResult fixed_effects(const std::vector<ContrastResult>& runs) {
   if (runs.empty()) throw Error("fixed effects need at least one run");
   const Index V = runs[0].effect.cols();
   for (std::size_t i = 0; i < runs.size(); ++i) {
-    if (runs[i].kind != StatKind::t)
-      throw Error("fixed effects combine t contrasts only (run " + std::to_string(i + 1) + " is F)");
+    if (runs[i].kind != runs[0].kind)
+      throw Error("fixed effects: " + run_name(i) + " has " + (runs[i].kind == StatKind::t ? "a t" : "an F") +
+                  " contrast, run 1 " + (runs[0].kind == StatKind::t ? "a t" : "an F") + " contrast");
     if (runs[i].effect.cols() != V)
-      throw Error("fixed effects: run " + std::to_string(i + 1) + " has " +
-                  std::to_string(runs[i].effect.cols()) + " series, run 1 has " + std::to_string(V));
+      throw Error("fixed effects: " + run_name(i) + " has " + std::to_string(runs[i].effect.cols()) +
+                  " series, run 1 has " + std::to_string(V));
+    check_same_contrast(runs[0], runs[i], i);
   }
+  if (runs[0].kind == StatKind::F) return fixed_effects_f(runs);
   ContrastResult r;
   r.kind = StatKind::t;
   r.expressions = runs[0].expressions;
