@@ -49,14 +49,16 @@ inline void write_text(const fs::path& p, const std::string& text) {
   write_bytes(p, std::vector<std::uint8_t>(text.begin(), text.end()));
 }
 
-// One gzip member (zlib, level 6), as `gzip -6` writes it.
-inline std::vector<std::uint8_t> gzip_bytes(const std::vector<std::uint8_t>& in) {
+// zlib deflate of in[0, n) at `level`; window_bits as deflateInit2 takes them (-15: raw deflate,
+// 15 + 16: one gzip member).
+inline std::vector<std::uint8_t> zlib_deflate(const std::uint8_t* in, std::size_t n, int level,
+                                              int window_bits) {
   z_stream z{};
-  if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&z, level, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     throw std::runtime_error("test: deflateInit2");
-  std::vector<std::uint8_t> out(deflateBound(&z, static_cast<uLong>(in.size())) + 64);
-  z.next_in = const_cast<Bytef*>(in.data());
-  z.avail_in = static_cast<uInt>(in.size());
+  std::vector<std::uint8_t> out(deflateBound(&z, static_cast<uLong>(n)) + 64);
+  z.next_in = const_cast<Bytef*>(in);
+  z.avail_in = static_cast<uInt>(n);
   z.next_out = out.data();
   z.avail_out = static_cast<uInt>(out.size());
   const int rc = deflate(&z, Z_FINISH);
@@ -64,6 +66,11 @@ inline std::vector<std::uint8_t> gzip_bytes(const std::vector<std::uint8_t>& in)
   if (rc != Z_STREAM_END) throw std::runtime_error("test: deflate");
   out.resize(z.total_out);
   return out;
+}
+
+// One gzip member (zlib, level 6), as `gzip -6` writes it.
+inline std::vector<std::uint8_t> gzip_bytes(const std::vector<std::uint8_t>& in) {
+  return zlib_deflate(in.data(), in.size(), 6, 15 + 16);
 }
 
 // Number of gzip members in a file and the total uncompressed size.

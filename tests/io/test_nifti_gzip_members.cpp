@@ -32,27 +32,11 @@ std::uint64_t get_le(const Bytes& b, std::size_t pos, int n) {
   return v;
 }
 
-Bytes raw_deflate(const std::uint8_t* in, std::size_t n, int level) {
-  z_stream z{};
-  if (deflateInit2(&z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    throw std::runtime_error("test: deflateInit2");
-  Bytes out(deflateBound(&z, static_cast<uLong>(n)) + 16);
-  z.next_in = const_cast<Bytef*>(in);
-  z.avail_in = static_cast<uInt>(n);
-  z.next_out = out.data();
-  z.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&z, Z_FINISH);
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) throw std::runtime_error("test: deflate");
-  out.resize(z.total_out);
-  return out;
-}
-
 // One gzip member of in[0, n) whose FEXTRA holds `subfield` ('R','P' with the sizes, as
 // documented, or a foreign one such as BGZF's 'B','C').
 enum class Extra { rp, bgzf, none };
 Bytes member(const std::uint8_t* in, std::size_t n, Extra extra = Extra::rp, int level = 1) {
-  const Bytes body = raw_deflate(in, n, level);
+  const Bytes body = zlib_deflate(in, n, level, -15); // raw deflate
   Bytes m = {0x1f, 0x8b, 8, static_cast<std::uint8_t>(extra == Extra::none ? 0 : 4), 0, 0, 0, 0, 0, 3};
   if (extra == Extra::rp) {
     put_le(m, 20, 2);

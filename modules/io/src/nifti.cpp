@@ -441,31 +441,43 @@ template <class T> void convert_in_place(std::byte* base, std::size_t n, bool sw
   }
 }
 
-void convert_to_float(int datatype, std::byte* base, std::size_t n, bool swap) {
+// Calls f(T{}) with the C++ type of a NIfTI datatype.
+template <class F> void with_voxel_type(int datatype, F&& f) {
   switch (datatype) {
   case NIFTI_TYPE_UINT8:
-    return convert_in_place<std::uint8_t>(base, n, swap);
+    return f(std::uint8_t{});
   case NIFTI_TYPE_INT8:
-    return convert_in_place<std::int8_t>(base, n, swap);
+    return f(std::int8_t{});
   case NIFTI_TYPE_INT16:
-    return convert_in_place<std::int16_t>(base, n, swap);
+    return f(std::int16_t{});
   case NIFTI_TYPE_UINT16:
-    return convert_in_place<std::uint16_t>(base, n, swap);
+    return f(std::uint16_t{});
   case NIFTI_TYPE_INT32:
-    return convert_in_place<std::int32_t>(base, n, swap);
+    return f(std::int32_t{});
   case NIFTI_TYPE_UINT32:
-    return convert_in_place<std::uint32_t>(base, n, swap);
+    return f(std::uint32_t{});
   case NIFTI_TYPE_INT64:
-    return convert_in_place<std::int64_t>(base, n, swap);
+    return f(std::int64_t{});
   case NIFTI_TYPE_UINT64:
-    return convert_in_place<std::uint64_t>(base, n, swap);
+    return f(std::uint64_t{});
   case NIFTI_TYPE_FLOAT32:
-    return convert_in_place<float>(base, n, swap);
+    return f(float{});
   case NIFTI_TYPE_FLOAT64:
-    return convert_in_place<double>(base, n, swap);
+    return f(double{});
   default:
     throw Error("unsupported datatype " + std::to_string(datatype));
   }
+}
+
+void convert_to_float(int datatype, std::byte* base, std::size_t n, bool swap) {
+  with_voxel_type(datatype, [&](auto t) { convert_in_place<decltype(t)>(base, n, swap); });
+}
+
+// n values of `datatype` at src (any alignment) -> floats at dst.
+void widen_to_float(int datatype, const std::byte* src, std::size_t n, bool swap, float* dst) {
+  with_voxel_type(datatype, [&](auto t) {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = load_as_float<decltype(t)>(src + i * sizeof(t), swap);
+  });
 }
 
 // The voxel buffer is written once, page by page, by the kernel (pread) or libdeflate. With 4 KiB
@@ -484,48 +496,15 @@ std::unique_ptr<std::byte[]> allocate_voxel_storage(std::size_t bytes) {
   return storage;
 }
 
-template <class T> void widen_range(const std::byte* src, std::size_t n, bool swap, float* dst) {
-  for (std::size_t i = 0; i < n; ++i) dst[i] = load_as_float<T>(src + i * sizeof(T), swap);
-}
-
-// n values of `datatype` at src (any alignment) -> floats at dst.
-void widen_to_float(int datatype, const std::byte* src, std::size_t n, bool swap, float* dst) {
-  switch (datatype) {
-  case NIFTI_TYPE_UINT8:
-    return widen_range<std::uint8_t>(src, n, swap, dst);
-  case NIFTI_TYPE_INT8:
-    return widen_range<std::int8_t>(src, n, swap, dst);
-  case NIFTI_TYPE_INT16:
-    return widen_range<std::int16_t>(src, n, swap, dst);
-  case NIFTI_TYPE_UINT16:
-    return widen_range<std::uint16_t>(src, n, swap, dst);
-  case NIFTI_TYPE_INT32:
-    return widen_range<std::int32_t>(src, n, swap, dst);
-  case NIFTI_TYPE_UINT32:
-    return widen_range<std::uint32_t>(src, n, swap, dst);
-  case NIFTI_TYPE_INT64:
-    return widen_range<std::int64_t>(src, n, swap, dst);
-  case NIFTI_TYPE_UINT64:
-    return widen_range<std::uint64_t>(src, n, swap, dst);
-  case NIFTI_TYPE_FLOAT32:
-    return widen_range<float>(src, n, swap, dst);
-  case NIFTI_TYPE_FLOAT64:
-    return widen_range<double>(src, n, swap, dst);
-  default:
-    throw Error("unsupported datatype " + std::to_string(datatype));
-  }
-}
-
 // Our writer's .nii.gz (size-indexed members, docs/io.md) of a type that needs converting: each
 // member is inflated into a per-thread buffer and widened straight into its slice of `out` (n
 // floats), in parallel, while it is in cache; no serial in-place pass over the run afterwards.
 // Returns null, having allocated nothing, when the file does not qualify: not indexed, a foreign
 // tail or extra data after the members, sizes that differ from the header's, or a member boundary
 // inside a voxel. The general path then reads it (and reports what is wrong, if anything).
-std::unique_ptr<std::byte[]> read_indexed_widening(const NiftiHeader& h, std::size_t n) {
-  const detail::MappedFile file(h.path);
+std::unique_ptr<std::byte[]> read_indexed_widening(const NiftiHeader& h, const detail::MappedFile& file,
+                                                   std::size_t n) {
   const auto in = file.bytes();
-  if (!detail::has_gzip_magic(in)) return nullptr;
   const detail::MemberIndex index = detail::index_members(in);
   const auto offset = static_cast<std::size_t>(h.vox_offset);
   const auto raw_bytes = static_cast<std::size_t>(h.data_bytes());
@@ -592,34 +571,38 @@ Volume read_nifti_voxels(const NiftiHeader& h) {
         throw;
       }
       ::close(fd);
-    } else if (!(h.datatype == NIFTI_TYPE_FLOAT32 && !h.byte_swapped) &&
-               (storage = read_indexed_widening(h, n)) != nullptr) {
-      converted = true; // widened member by member
     } else {
-      const auto offset = static_cast<std::size_t>(h.vox_offset);
-      const std::size_t aligned = (offset + 3) & ~std::size_t{3};
-      const std::size_t capacity = aligned + payload;
-      storage = allocate_voxel_storage(capacity);
-      detail::MappedFile file(h.path);
-      std::size_t produced = 0;
-      if (detail::has_gzip_magic(file.bytes())) {
-        const auto r = detail::gunzip_into(file.bytes(), storage.get(), offset + raw_bytes);
-        produced = r.output_full ? offset + raw_bytes : r.bytes_out;
-        if (r.output_full) {
-          // More data follows the image in the stream (legal, rare; or corruption that inflates
-          // to extra bytes): re-read the exact prefix, and inflate the rest to check its CRCs.
-          produced = detail::read_prefix(h.path, storage.get(), offset + raw_bytes, /*check_rest=*/true);
+      const detail::MappedFile file(h.path);
+      const bool gzip = detail::has_gzip_magic(file.bytes());
+      if (gzip && !(h.datatype == NIFTI_TYPE_FLOAT32 && !h.byte_swapped))
+        storage = read_indexed_widening(h, file, n);
+      converted = storage != nullptr; // widened member by member
+      if (!converted) {
+        const auto offset = static_cast<std::size_t>(h.vox_offset);
+        const std::size_t aligned = (offset + 3) & ~std::size_t{3};
+        const std::size_t capacity = aligned + payload;
+        storage = allocate_voxel_storage(capacity);
+        std::size_t produced = 0;
+        if (gzip) {
+          const auto r = detail::gunzip_into(file.bytes(), storage.get(), offset + raw_bytes);
+          produced = r.output_full ? offset + raw_bytes : r.bytes_out;
+          if (r.output_full) {
+            // More data follows the image in the stream (legal, rare; or corruption that inflates
+            // to extra bytes): re-read the exact prefix, and inflate the rest to check its CRCs.
+            produced = detail::read_prefix(h.path, storage.get(), offset + raw_bytes, /*check_rest=*/true);
+          }
+        } else {
+          // Named .gz but stored uncompressed: read it as it is, as zlib-based tools do.
+          produced = detail::read_prefix(h.path, storage.get(), offset + raw_bytes);
         }
-      } else {
-        // Named .gz but stored uncompressed: read it as it is, as zlib-based tools do.
-        produced = detail::read_prefix(h.path, storage.get(), offset + raw_bytes);
+        if (produced < offset + raw_bytes)
+          throw Error(
+              fmt::format("file is truncated or its header dims are wrong: dims {} of {} need {} bytes "
+                          "of voxel data from offset {}, but the decompressed file has {} bytes",
+                          h.shape_string(), h.datatype_name(), raw_bytes, offset, produced));
+        if (aligned != offset) std::memmove(storage.get() + aligned, storage.get() + offset, raw_bytes);
+        data_start = aligned;
       }
-      if (produced < offset + raw_bytes)
-        throw Error(fmt::format("file is truncated or its header dims are wrong: dims {} of {} need {} bytes "
-                                "of voxel data from offset {}, but the decompressed file has {} bytes",
-                                h.shape_string(), h.datatype_name(), raw_bytes, offset, produced));
-      if (aligned != offset) std::memmove(storage.get() + aligned, storage.get() + offset, raw_bytes);
-      data_start = aligned;
     }
 
     const bool swap = h.byte_swapped && h.bytes_per_voxel > 1;
