@@ -6,7 +6,8 @@
 //   bench_glm long PATH VOLUMES             write a synthetic 64x76x64xVOLUMES int16 .nii + events
 //   bench_glm read BOLD                     read the whole run into memory (read_nifti)
 //   bench_glm stream-read BOLD              stream all volumes, 64 at a time (NiftiVolumeReader)
-//   bench_glm memory BOLD EVENTS OUT [diag] [exact] [defaults]  read whole run, fit, contrast, write maps
+//   bench_glm memory BOLD EVENTS OUT [diag] [exact] [defaults] [float]  read whole run, fit, contrast,
+//                                           write maps; an int16 run is kept as int16 (`float`: widen it)
 //   bench_glm stream BOLD EVENTS OUT [diag] [exact]  stream volumes into the fit (fit_volumes)
 //   bench_glm fit-only BOLD EVENTS          the fit alone, in memory, min of 3 (wall and CPU)
 //
@@ -55,11 +56,12 @@ double run_mb(const io::NiftiHeader& h) {
   return static_cast<double>(h.voxels_per_volume() * h.volumes()) * 4.0 / (1024.0 * 1024.0);
 }
 
-std::vector<std::uint8_t> mask_from(const float* first_volumes, std::size_t nv, int count) {
+template <class Value>
+std::vector<std::uint8_t> mask_from(const Value& first_volumes, std::size_t nv, int count) {
   std::vector<float> mean(nv, 0.0f);
   for (int t = 0; t < count; ++t)
     for (std::size_t i = 0; i < nv; ++i)
-      mean[i] += first_volumes[static_cast<std::size_t>(t) * nv + i] / count;
+      mean[i] += first_volumes(static_cast<std::size_t>(t) * nv + i) / static_cast<float>(count);
   float mx = 0;
   for (float v : mean) mx = std::max(mx, v);
   std::vector<std::uint8_t> mask(nv);
@@ -221,7 +223,7 @@ int main(int argc, char** argv) {
     if (mode == "fit-only" && argc > 3) {
       // The fit alone on the in-memory run, 3 repeats: min wall and CPU seconds (for tuning).
       const auto bold = io::read_nifti_voxels(h);
-      const auto mask = mask_from(bold.data(), nv, 5);
+      const auto mask = mask_from([&](std::size_t i) { return bold.data()[i]; }, nv, 5);
       const auto design = design_for(argv[3], h);
       for (int diag = 0; diag <= 1; ++diag) {
         g::FitParams fp;
@@ -249,11 +251,12 @@ int main(int argc, char** argv) {
       return 2;
     }
     const fs::path events = argv[3], out = argv[4];
-    bool diag = false, exact = false, defaults = false;
+    bool diag = false, exact = false, defaults = false, force_float = false;
     for (int a = 5; a < argc; ++a) {
       diag = diag || std::string(argv[a]) == "diag";
       exact = exact || std::string(argv[a]) == "exact";
       defaults = defaults || std::string(argv[a]) == "defaults";
+      force_float = force_float || std::string(argv[a]) == "float";
     }
     fs::create_directories(out);
     g::FitParams fp;
@@ -265,14 +268,29 @@ int main(int argc, char** argv) {
     double t_read = 0, t_fit = 0;
     std::vector<std::uint8_t> mask;
     g::FirstLevelFit fit;
-    if (mode == "memory") {
+    // An int16 run is fitted as stored (io::read_nifti_int16, glm::SeriesView), unless percent
+    // scaling (`defaults`) needs a float copy to scale, or `float` asks for one.
+    const bool as_int16 = mode == "memory" && h.is_int16() && !defaults && !force_float;
+    if (as_int16) {
+      const auto run = io::read_nifti_int16(h);
+      t_read = now() - t0;
+      const auto value = [&](std::size_t i) {
+        const double r = run.data[i];
+        return static_cast<float>(run.slope != 0.0 ? r * run.slope + run.inter : r);
+      };
+      mask = mask_from(value, nv, 5);
+      const double t1 = now();
+      fit = g::fit(g::series_view(run.data, h.volumes(), h.grid, run.slope, run.inter), design, fp, h.grid,
+                   mask);
+      t_fit = now() - t1;
+    } else if (mode == "memory") {
       auto bold = io::read_nifti_voxels(h);
       t_read = now() - t0;
       if (defaults) {
         mask = rewardpath::preprocess::compute_epi_mask(rewardpath::preprocess::mean_volume(bold)).voxels;
         g::scale_to_percent_of_mean(bold, mask);
       } else {
-        mask = mask_from(bold.data(), nv, 5);
+        mask = mask_from([&](std::size_t i) { return bold.data()[i]; }, nv, 5);
       }
       const double t1 = now();
       fit = g::fit(bold, design, fp, mask);
@@ -282,7 +300,7 @@ int main(int argc, char** argv) {
         io::NiftiVolumeReader first(h); // the mask needs the first volumes: read them, then stream
         std::vector<float> buf(5 * nv);
         first.read(5, buf);
-        mask = mask_from(buf.data(), nv, 5);
+        mask = mask_from([&](std::size_t i) { return buf[i]; }, nv, 5);
       }
       io::NiftiVolumeReader r(h);
       const double t1 = now();
@@ -307,8 +325,8 @@ int main(int argc, char** argv) {
     char extra[256];
     const auto s = g::residual_autocorrelation_summary(fit);
     std::snprintf(extra, sizeof extra,
-                  "read=%.3f fit=%.3f contrast_write=%.3f (contrast=%.3f) diag=%d resid_lag1=%.3f", t_read,
-                  t_fit, t_write, t_contrast, diag ? 1 : 0, s.mean[0]);
+                  "read=%.3f fit=%.3f contrast_write=%.3f (contrast=%.3f) diag=%d resid_lag1=%.3f samples=%s",
+                  t_read, t_fit, t_write, t_contrast, diag ? 1 : 0, s.mean[0], as_int16 ? "int16" : "float");
     report((mode + (defaults ? "-defaults" : "")).c_str(), h, t_write + t2 - t0, fit.series(), extra);
     return 0;
   } catch (const std::exception& e) {

@@ -141,6 +141,22 @@ void cross_check(const std::string& name) {
     EXPECT_NEAR(v.at(i, j, k, t), expected, 1e-6 * std::abs(expected) + 1e-36)
         << "voxel (" << i << "," << j << "," << k << "," << t << ")";
   }
+
+  // int16 kept as stored (read_nifti_int16): each raw sample, scaled as documented, is bit for bit
+  // the float read_nifti_voxels gives (byte-swapped and scaled files included).
+  if (h.is_int16()) {
+    const auto raw = rewardpath::io::read_nifti_int16(h);
+    ASSERT_EQ(raw.count, v.size());
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < raw.count; ++i) {
+      const double r = raw.data[i];
+      const float value = static_cast<float>(raw.slope != 0.0 ? r * raw.slope + raw.inter : r);
+      differ += value != v.data()[i];
+    }
+    EXPECT_EQ(differ, 0u) << "int16 samples whose scaled value differs from read_nifti's";
+  } else {
+    EXPECT_THROW(rewardpath::io::read_nifti_int16(h), rewardpath::Error);
+  }
 }
 
 std::string test_name(const ::testing::TestParamInfo<std::string>& info) {

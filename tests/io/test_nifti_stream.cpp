@@ -1,6 +1,6 @@
 // NiftiVolumeReader (volumes streamed in time order) gives exactly what read_nifti gives: .nii,
 // multi-member .nii.gz from our writer, a single large gzip member (the zlib fallback), int16
-// with scaling; bad requests and truncated files throw Error naming the file.
+// with scaling; bad requests and truncated files throw Error naming the file. Also read_nifti_int16.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -95,4 +95,34 @@ TEST(NiftiStream, TruncatedFileThrowsNamingIt) {
   }
   io::NiftiVolumeReader r2(io::read_nifti_header(dir.path() / "t.nii.gz"));
   EXPECT_THROW(r2.read(41, buf), rewardpath::Error); // more volumes than the image has
+}
+
+// read_nifti_int16 on our writer's files (.nii, and .nii.gz in several members inflated in
+// parallel): the stored samples are the floats read_nifti gives; other types are refused by name.
+TEST(NiftiInt16, KeptAsStoredMatchesTheFloatRead) {
+  rewardpath::testdata::TempDir dir("rp_io_int16");
+  const auto v = random_run({30, 28, 20}, 150, 3); // 2.5 M voxels: several members
+  io::NiftiWriteOptions o;
+  o.type = io::StoredType::int16;
+  io::write_nifti(dir.path() / "s.nii", v, o);
+  io::write_nifti(dir.path() / "s.nii.gz", v, o);
+  for (const char* name : {"s.nii", "s.nii.gz"}) {
+    const auto h = io::read_nifti_header(dir.path() / name);
+    ASSERT_TRUE(h.is_int16());
+    const auto raw = io::read_nifti_int16(h);
+    const auto whole = io::read_nifti(dir.path() / name);
+    ASSERT_EQ(raw.count, whole.size());
+    EXPECT_EQ(raw.slope, 0.0); // our writer stores slope 1, intercept 0: no scaling
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < raw.count; ++i) differ += static_cast<float>(raw.data[i]) != whole.data()[i];
+    EXPECT_EQ(differ, 0u) << name;
+  }
+  io::write_nifti(dir.path() / "f.nii.gz", v);
+  try {
+    io::read_nifti_int16(io::read_nifti_header(dir.path() / "f.nii.gz"));
+    FAIL() << "a float32 file was read as int16";
+  } catch (const rewardpath::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("f.nii.gz"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not int16"), std::string::npos) << e.what();
+  }
 }

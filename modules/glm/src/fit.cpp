@@ -133,6 +133,8 @@ struct Source {
   const VolumeReader* volumes = nullptr; // time-ordered blocks of whole volumes
 };
 
+detail::SampleScaling scaling(const SeriesView& v) { return {v.slope, v.inter}; }
+
 struct Plan {
   std::vector<std::int64_t> fitted;      // source index of each fitted series
   std::vector<std::int64_t> chunk_begin; // into `fitted`, chunks.size() + 1 entries
@@ -173,12 +175,26 @@ public:
     if (m == 0) return;
     const auto first = plan.fitted[static_cast<std::size_t>(b)];
     const auto last = plan.fitted[static_cast<std::size_t>(e - 1)];
+    if (src.view.data || src.view.int16) {
+      auto gather = [&](const auto* base) {
+        using T = std::remove_cv_t<std::remove_pointer_t<decltype(base)>>;
+        detail::with_conversion<T>(scaling(src.view), [&](auto value) {
+          for (Index t = 0; t < n_; ++t) {
+            const auto* row = base + t * src.view.time_stride;
+            for (std::int64_t j = 0; j < m; ++j)
+              y(t, j) = value(row[plan.fitted[static_cast<std::size_t>(b + j)]]);
+          }
+        });
+      };
+      if (src.view.data)
+        gather(src.view.data);
+      else
+        gather(src.view.int16);
+      return;
+    }
     const float* ptr;
     std::int64_t stride;
-    if (src.view.data) {
-      ptr = src.view.data + first;
-      stride = src.view.time_stride;
-    } else {
+    {
       const auto count = last - first + 1;
       buf.resize(static_cast<std::size_t>(count * n_));
       {
@@ -330,37 +346,40 @@ void fit_time_blocked(const Source& src, const Plan& plan, const Design& design,
     return;
   }
   // A view or a chunk reader: each chunk's whole series, block by block of time.
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, chunks, 1),
-                    [&](const tbb::blocked_range<std::size_t>& r) {
-                      auto& sc = scratch.local();
-                      detail::TimeEngine::State st;
-                      std::vector<float> buf;
-                      std::vector<std::int64_t> idx;
-                      for (std::size_t c = r.begin(); c != r.end(); ++c) {
-                        const auto b = plan.chunk_begin[c], m = chunk_size(c);
-                        te.init(st, m);
-                        if (m == 0) continue;
-                        const std::int64_t* ix = plan.fitted.data() + b;
-                        const float* base = src.view.data;
-                        std::int64_t stride = src.view.time_stride;
-                        if (!src.view.data) {
-                          const auto first = ix[0], count = ix[m - 1] - first + 1;
-                          buf.resize(static_cast<std::size_t>(count * n));
-                          {
-                            std::lock_guard<std::mutex> lock(*src.reader_mutex);
-                            (*src.reader)(first, count, std::span<float>(buf));
-                          }
-                          idx.assign(ix, ix + m);
-                          for (auto& i : idx) i -= first;
-                          ix = idx.data();
-                          base = buf.data();
-                          stride = count;
-                        }
-                        for (std::int64_t t0 = 0; t0 < n; t0 += nb_max)
-                          te.add(st, t0, std::min(nb_max, n - t0), base + t0 * stride, stride, ix, sc);
-                        te.finish(st, out, b);
-                      }
-                    });
+  tbb::parallel_for(
+      tbb::blocked_range<std::size_t>(0, chunks, 1), [&](const tbb::blocked_range<std::size_t>& r) {
+        auto& sc = scratch.local();
+        detail::TimeEngine::State st;
+        std::vector<float> buf;
+        std::vector<std::int64_t> idx;
+        for (std::size_t c = r.begin(); c != r.end(); ++c) {
+          const auto b = plan.chunk_begin[c], m = chunk_size(c);
+          te.init(st, m);
+          if (m == 0) continue;
+          const std::int64_t* ix = plan.fitted.data() + b;
+          auto add_all = [&](const auto* base, std::int64_t stride, const detail::SampleScaling& scaling) {
+            for (std::int64_t t0 = 0; t0 < n; t0 += nb_max)
+              te.add(st, t0, std::min(nb_max, n - t0), base + t0 * stride, stride, ix, sc, scaling);
+            te.finish(st, out, b);
+          };
+          if (src.view.data) {
+            add_all(src.view.data, src.view.time_stride, {});
+          } else if (src.view.int16) {
+            add_all(src.view.int16, src.view.time_stride, scaling(src.view));
+          } else {
+            const auto first = ix[0], count = ix[m - 1] - first + 1;
+            buf.resize(static_cast<std::size_t>(count * n));
+            {
+              std::lock_guard<std::mutex> lock(*src.reader_mutex);
+              (*src.reader)(first, count, std::span<float>(buf));
+            }
+            idx.assign(ix, ix + m);
+            for (auto& i : idx) i -= first;
+            ix = idx.data();
+            add_all(buf.data(), count, {});
+          }
+        }
+      });
 }
 
 FirstLevelFit run(const Source& src, const Design& design, const FitParams& prm,
@@ -455,6 +474,17 @@ SeriesView series_view(const Volume& bold) {
   return {bold.data(), bold.volumes(), bold.voxels_per_volume(), bold.voxels_per_volume()};
 }
 
+SeriesView series_view(const std::int16_t* samples, std::int64_t times, const Grid& grid, double slope,
+                       double inter) {
+  SeriesView v;
+  v.int16 = samples;
+  v.times = times;
+  v.series = v.time_stride = grid.voxel_count();
+  v.slope = slope;
+  v.inter = inter;
+  return v;
+}
+
 FirstLevelFit fit(const Eigen::MatrixXd& y, const Design& design, const FitParams& params) {
   const Eigen::MatrixXf yf = y.cast<float>().transpose(); // series x time, col-major = time-major rows
   // yf is col-major (series x time): sample (t, s) at data[t * series + s].
@@ -466,12 +496,15 @@ FirstLevelFit fit(const Eigen::MatrixXd& y, const Design& design, const FitParam
 }
 
 FirstLevelFit fit(const SeriesView& y, const Design& design, const FitParams& params,
-                  const std::optional<Grid>& grid) {
+                  const std::optional<Grid>& grid, std::span<const std::uint8_t> mask) {
+  if ((y.data == nullptr) == (y.int16 == nullptr))
+    throw Error("a series view needs exactly one of float or int16 samples");
+  if (!mask.empty() && !grid) throw Error("a mask needs the grid its voxels lie on");
   Source src;
   src.total = y.series;
   src.times = y.times;
   src.view = y;
-  return run(src, design, params, grid, {});
+  return run(src, design, params, grid, mask);
 }
 
 FirstLevelFit fit(const Volume& bold, const Design& design, const FitParams& params,

@@ -11,6 +11,8 @@
 // stream from a file. Series are shifted by their first sample when the design spans the constant (better
 // float accuracy; the betas are shifted back, residuals are unchanged).
 #include <cstdint>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Dense>
@@ -18,6 +20,24 @@
 #include "rewardpath/glm/fit.hpp"
 
 namespace rewardpath::glm::detail {
+
+// How stored samples become floats (SeriesView): floats as they are; int16 as io::read_nifti
+// scales them (in double, rounded once), so a fit from int16 equals the fit from the float copy.
+struct SampleScaling {
+  double slope = 0.0, inter = 0.0;
+  bool active() const { return slope != 0.0 && !(slope == 1.0 && inter == 0.0); }
+};
+// Calls f(convert) with a per-sample conversion T -> float, the scaling test hoisted out of the loops.
+template <class T, class F> void with_conversion(const SampleScaling& s, F&& f) {
+  if constexpr (std::is_same_v<T, float>) {
+    f([](float v) { return v; });
+  } else if (s.active()) {
+    const double slope = s.slope, inter = s.inter;
+    f([slope, inter](T v) { return static_cast<float>(static_cast<double>(v) * slope + inter); });
+  } else {
+    f([](T v) { return static_cast<float>(v); });
+  }
+}
 
 class TimeEngine {
 public:
@@ -32,16 +52,18 @@ public:
     std::int64_t next_t = 0;
   };
   struct Scratch {
-    std::vector<float> ext; // (L+1 + block) x m, row-major
-    Eigen::MatrixXf g;      // (L+1)k x m
+    std::vector<float> ext;                                  // (L+1 + block) x m, row-major
+    std::vector<std::pair<Eigen::Index, Eigen::Index>> runs; // (first series, length) of consecutive sources
+    Eigen::MatrixXf g;                                       // (L+1)k x m
   };
 
   std::int64_t block() const { return block_; }
   void init(State& st, std::int64_t m) const;
   // Adds times [t0, t0 + nb) (t0 must be the next time of this chunk): sample (t, j) is
-  // base[(t - t0) * stride + idx[j]].
-  void add(State& st, std::int64_t t0, std::int64_t nb, const float* base, std::int64_t stride,
-           const std::int64_t* idx, Scratch& sc) const;
+  // base[(t - t0) * stride + idx[j]], converted by `scaling` (T: float or std::int16_t).
+  template <class T>
+  void add(State& st, std::int64_t t0, std::int64_t nb, const T* base, std::int64_t stride,
+           const std::int64_t* idx, Scratch& sc, const SampleScaling& scaling = {}) const;
   // Writes beta, sigma2, ar and residual_acf of series first .. first + m - 1.
   void finish(const State& st, FirstLevelFit& out, std::int64_t first) const;
 

@@ -182,6 +182,7 @@ void check_affine(const Affine& a, const char* which) {
 } // namespace
 
 std::string NiftiHeader::datatype_name() const { return nifti_datatype_string(datatype); }
+bool NiftiHeader::is_int16() const { return datatype == NIFTI_TYPE_INT16; }
 
 std::string NiftiHeader::shape_string() const {
   std::string s;
@@ -546,69 +547,83 @@ void read_exact_at(int fd, std::byte* out, std::size_t n, std::int64_t offset) {
   }
 }
 
+// The stored voxel bytes of `h`, starting `data_start` bytes into `storage` (a multiple of
+// `align`), with room for `payload` bytes from there. .nii is read with pread; .nii.gz (mapped in
+// `file`) inflated whole, members in parallel.
+struct RawVoxels {
+  std::unique_ptr<std::byte[]> storage;
+  std::size_t data_start = 0;
+};
+RawVoxels read_raw_voxels(const NiftiHeader& h, const detail::MappedFile* file, std::size_t payload,
+                          std::size_t align) {
+  const auto raw_bytes = static_cast<std::size_t>(h.data_bytes());
+  RawVoxels raw;
+  if (!h.gzipped) {
+    raw.storage = allocate_voxel_storage(payload);
+    const int fd = ::open(h.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw Error(std::string("cannot open: ") + std::strerror(errno));
+    ::posix_fadvise(fd, h.vox_offset, static_cast<off_t>(raw_bytes), POSIX_FADV_SEQUENTIAL);
+    try {
+      read_exact_at(fd, raw.storage.get(), raw_bytes, h.vox_offset);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    ::close(fd);
+    return raw;
+  }
+  // A .gz stream is inflated whole (header included), so the data land at vox_offset and move
+  // down to an aligned start if needed.
+  const auto offset = static_cast<std::size_t>(h.vox_offset);
+  const std::size_t aligned = (offset + align - 1) / align * align;
+  raw.storage = allocate_voxel_storage(aligned + payload);
+  std::size_t produced = 0;
+  if (detail::has_gzip_magic(file->bytes())) {
+    const auto r = detail::gunzip_into(file->bytes(), raw.storage.get(), offset + raw_bytes);
+    produced = r.output_full ? offset + raw_bytes : r.bytes_out;
+    if (r.output_full) {
+      // More data follows the image in the stream (legal, rare; or corruption that inflates
+      // to extra bytes): re-read the exact prefix, and inflate the rest to check its CRCs.
+      produced = detail::read_prefix(h.path, raw.storage.get(), offset + raw_bytes, /*check_rest=*/true);
+    }
+  } else {
+    // Named .gz but stored uncompressed: read it as it is, as zlib-based tools do.
+    produced = detail::read_prefix(h.path, raw.storage.get(), offset + raw_bytes);
+  }
+  if (produced < offset + raw_bytes)
+    throw Error(fmt::format("file is truncated or its header dims are wrong: dims {} of {} need {} bytes "
+                            "of voxel data from offset {}, but the decompressed file has {} bytes",
+                            h.shape_string(), h.datatype_name(), raw_bytes, offset, produced));
+  if (aligned != offset) std::memmove(raw.storage.get() + aligned, raw.storage.get() + offset, raw_bytes);
+  raw.data_start = aligned;
+  return raw;
+}
+
+bool scales(const NiftiHeader& h) {
+  return h.scl_slope != 0.0 && !(h.scl_slope == 1.0 && h.scl_inter == 0.0);
+}
+
 } // namespace
 
 Volume read_nifti_voxels(const NiftiHeader& h) {
   return with_context(h.path.string(), [&] {
     const auto n = static_cast<std::size_t>(h.voxels_per_volume() * h.volumes());
-    const auto raw_bytes = static_cast<std::size_t>(h.data_bytes());
-    const std::size_t payload = std::max(raw_bytes, n * sizeof(float));
-    // Floats must start 4-byte aligned; a .gz stream is inflated whole (header included), so the
-    // data lands at vox_offset and moves down to an aligned start if needed.
-    std::size_t data_start = 0;
-    std::unique_ptr<std::byte[]> storage;
-    bool converted = false;
-
-    if (!h.gzipped) {
-      storage = allocate_voxel_storage(payload);
-      const int fd = ::open(h.path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) throw Error(std::string("cannot open: ") + std::strerror(errno));
-      ::posix_fadvise(fd, h.vox_offset, static_cast<off_t>(raw_bytes), POSIX_FADV_SEQUENTIAL);
-      try {
-        read_exact_at(fd, storage.get(), raw_bytes, h.vox_offset);
-      } catch (...) {
-        ::close(fd);
-        throw;
-      }
-      ::close(fd);
-    } else {
-      const detail::MappedFile file(h.path);
-      const bool gzip = detail::has_gzip_magic(file.bytes());
-      if (gzip && !(h.datatype == NIFTI_TYPE_FLOAT32 && !h.byte_swapped))
-        storage = read_indexed_widening(h, file, n);
-      converted = storage != nullptr; // widened member by member
-      if (!converted) {
-        const auto offset = static_cast<std::size_t>(h.vox_offset);
-        const std::size_t aligned = (offset + 3) & ~std::size_t{3};
-        const std::size_t capacity = aligned + payload;
-        storage = allocate_voxel_storage(capacity);
-        std::size_t produced = 0;
-        if (gzip) {
-          const auto r = detail::gunzip_into(file.bytes(), storage.get(), offset + raw_bytes);
-          produced = r.output_full ? offset + raw_bytes : r.bytes_out;
-          if (r.output_full) {
-            // More data follows the image in the stream (legal, rare; or corruption that inflates
-            // to extra bytes): re-read the exact prefix, and inflate the rest to check its CRCs.
-            produced = detail::read_prefix(h.path, storage.get(), offset + raw_bytes, /*check_rest=*/true);
-          }
-        } else {
-          // Named .gz but stored uncompressed: read it as it is, as zlib-based tools do.
-          produced = detail::read_prefix(h.path, storage.get(), offset + raw_bytes);
-        }
-        if (produced < offset + raw_bytes)
-          throw Error(
-              fmt::format("file is truncated or its header dims are wrong: dims {} of {} need {} bytes "
-                          "of voxel data from offset {}, but the decompressed file has {} bytes",
-                          h.shape_string(), h.datatype_name(), raw_bytes, offset, produced));
-        if (aligned != offset) std::memmove(storage.get() + aligned, storage.get() + offset, raw_bytes);
-        data_start = aligned;
-      }
-    }
+    const std::size_t payload = std::max(static_cast<std::size_t>(h.data_bytes()), n * sizeof(float));
+    std::unique_ptr<detail::MappedFile> file;
+    if (h.gzipped) file = std::make_unique<detail::MappedFile>(h.path);
+    RawVoxels raw;
+    // Our writer's members are widened to float as they are inflated (no pass over the run after).
+    if (file && detail::has_gzip_magic(file->bytes()) &&
+        !(h.datatype == NIFTI_TYPE_FLOAT32 && !h.byte_swapped))
+      raw.storage = read_indexed_widening(h, *file, n);
+    const bool converted = raw.storage != nullptr;
+    if (!converted) raw = read_raw_voxels(h, file.get(), payload, sizeof(float));
+    file.reset();
 
     const bool swap = h.byte_swapped && h.bytes_per_voxel > 1;
-    if (!converted) convert_to_float(h.datatype, storage.get() + data_start, n, swap);
-    FloatBuffer buffer = FloatBuffer::adopt(std::move(storage), data_start, n);
-    if (h.scl_slope != 0.0 && !(h.scl_slope == 1.0 && h.scl_inter == 0.0)) {
+    if (!converted) convert_to_float(h.datatype, raw.storage.get() + raw.data_start, n, swap);
+    FloatBuffer buffer = FloatBuffer::adopt(std::move(raw.storage), raw.data_start, n);
+    if (scales(h)) {
       const double slope = h.scl_slope, inter = h.scl_inter;
       float* p = buffer.data();
       tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, 1 << 16), [&](const auto& r) {
@@ -619,6 +634,34 @@ Volume read_nifti_voxels(const NiftiHeader& h) {
     Volume v(h.grid, h.volumes(), std::move(buffer));
     v.set_time_step_s(h.time_step_s);
     return v;
+  });
+}
+
+Int16Samples read_nifti_int16(const NiftiHeader& h) {
+  return with_context(h.path.string(), [&] {
+    if (!h.is_int16())
+      throw Error("the voxel data are " + h.datatype_name() + ", not int16 (read_nifti_int16)");
+    const auto n = static_cast<std::size_t>(h.voxels_per_volume() * h.volumes());
+    std::unique_ptr<detail::MappedFile> file;
+    if (h.gzipped) file = std::make_unique<detail::MappedFile>(h.path);
+    RawVoxels raw = read_raw_voxels(h, file.get(), n * sizeof(std::int16_t), alignof(std::int16_t));
+    file.reset();
+    Int16Samples out;
+    out.count = n;
+    out.data = reinterpret_cast<const std::int16_t*>(raw.storage.get() + raw.data_start);
+    if (h.byte_swapped) {
+      auto* p = reinterpret_cast<std::uint16_t*>(raw.storage.get() + raw.data_start);
+      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, 1 << 16), [&](const auto& r) {
+        for (std::size_t i = r.begin(); i != r.end(); ++i)
+          p[i] = static_cast<std::uint16_t>((p[i] >> 8) | (p[i] << 8));
+      });
+    }
+    out.storage = std::move(raw.storage);
+    if (scales(h)) {
+      out.slope = h.scl_slope;
+      out.inter = h.scl_inter;
+    }
+    return out;
   });
 }
 

@@ -48,15 +48,24 @@ struct FitParams {
   bool diagnostics = true; // lag-1..3 autocorrelation of the whitened residuals
 };
 
-// A time x series block of float samples: sample (t, s) at data[t * time_stride + s].
+// A time x series block of samples: sample (t, s) at data[t * time_stride + s].
 // A 4D Volume is such a block with time_stride = voxels per volume.
+// The samples are floats (`data`), or int16 as a NIfTI file stores them (`int16`, data == nullptr;
+// io::read_nifti_int16): the value of a raw sample r is float(double(r) * slope + inter), or
+// float(r) when slope is 0 -- bit for bit the float that io::read_nifti gives. A run kept as int16
+// takes half the memory and memory traffic of its float copy; the fit converts while it gathers.
 struct SeriesView {
   const float* data = nullptr;
   std::int64_t times = 0;
   std::int64_t series = 0;
   std::int64_t time_stride = 0;
+  const std::int16_t* int16 = nullptr;
+  double slope = 0.0, inter = 0.0; // NIfTI scl_slope, scl_inter (int16 only; slope 0 = none)
 };
 SeriesView series_view(const Volume& bold);
+// An int16 run of `times` volumes of grid.voxel_count() voxels each, as stored.
+SeriesView series_view(const std::int16_t* samples, std::int64_t times, const Grid& grid, double slope = 0.0,
+                       double inter = 0.0);
 
 // Streaming: fill `out` (times x count, row-major: out[t * count + j]) with series
 // first .. first + count - 1. Called from worker threads, one call at a time; the arp model calls
@@ -92,9 +101,10 @@ struct FirstLevelFit {
 
 // Time x series matrix (e.g. ROI mean time series).
 FirstLevelFit fit(const Eigen::MatrixXd& y, const Design& design, const FitParams& params = {});
-// A view (no copy of the run). `grid` places series s at voxel s (then arp smooths spatially).
+// A view (no copy of the run). `grid` places series s at voxel s (then arp smooths spatially);
+// with a grid, `mask` (grid.voxel_count() entries, non-zero = fitted) restricts the fit as for a Volume.
 FirstLevelFit fit(const SeriesView& y, const Design& design, const FitParams& params = {},
-                  const std::optional<Grid>& grid = std::nullopt);
+                  const std::optional<Grid>& grid = std::nullopt, std::span<const std::uint8_t> mask = {});
 // A 4D run, optionally restricted to a mask (non-zero = fitted; voxels_per_volume entries).
 FirstLevelFit fit(const Volume& bold, const Design& design, const FitParams& params = {},
                   std::span<const std::uint8_t> mask = {});

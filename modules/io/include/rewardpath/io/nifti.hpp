@@ -44,6 +44,7 @@ struct NiftiHeader {
   std::int64_t volumes() const { return dim[3]; }
   std::int64_t data_bytes() const { return voxels_per_volume() * volumes() * bytes_per_voxel; }
   std::string datatype_name() const;
+  bool is_int16() const;            // stored as signed 16-bit integers (read_nifti_int16 can keep them so)
   std::string shape_string() const; // e.g. "64x64x36x300"
 };
 
@@ -59,6 +60,18 @@ Volume read_nifti_voxels(const NiftiHeader& header);
 inline Volume read_nifti(const std::filesystem::path& path, Expect expect = Expect::any) {
   return read_nifti_voxels(read_nifti_header(path, expect));
 }
+
+// The voxels of an int16 image as stored (machine byte order), without a float copy: half the
+// memory of read_nifti_voxels, for consumers that convert as they read (glm::SeriesView). The value
+// of raw sample r is float(double(r) * slope + inter), or float(r) when slope is 0 -- exactly the
+// float read_nifti_voxels gives. Throws Error for any other stored type.
+struct Int16Samples {
+  const std::int16_t* data = nullptr;
+  std::size_t count = 0;
+  double slope = 0.0, inter = 0.0; // scl_slope, scl_inter; 0, 0 when the header does not scale
+  std::unique_ptr<std::byte[]> storage;
+};
+Int16Samples read_nifti_int16(const NiftiHeader& header);
 
 // Reads the volumes of a 4D image in time order, a block at a time, without holding the run:
 // memory is the mapped compressed file plus one inflated gzip member (or, for single-member
