@@ -5,6 +5,7 @@
 //   bench_glm simulate DIR                  make the standard simulated MID run in DIR
 //   bench_glm long PATH VOLUMES             write a synthetic 64x76x64xVOLUMES int16 .nii + events
 //   bench_glm read BOLD                     read the whole run into memory (read_nifti)
+//   bench_glm read-int16 BOLD               read an int16 run as stored (read_nifti_int16)
 //   bench_glm stream-read BOLD              stream all volumes, 64 at a time (NiftiVolumeReader)
 //   bench_glm memory BOLD EVENTS OUT [diag] [exact] [defaults] [float]  read whole run, fit, contrast,
 //                                           write maps; an int16 run is kept as int16 (`float`: widen it)
@@ -206,6 +207,11 @@ int main(int argc, char** argv) {
     if (mode == "read") {
       const auto bold = io::read_nifti_voxels(h);
       report("read", h, now() - t0, 0, "");
+      return 0;
+    }
+    if (mode == "read-int16") { // the samples as stored, no float copy (an int16 run only)
+      const auto raw = io::read_nifti_int16(h);
+      report("read-int16", h, now() - t0, 0, "");
       return 0;
     }
     if (mode == "stream-read") {

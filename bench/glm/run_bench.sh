@@ -24,8 +24,10 @@ best() { # best of 3 runs by seconds=
 }
 echo "== standard run: $(basename "$bold") (best of 3; peak RSS from the same process)"
 best "$bench" read "$bold"
+best "$bench" read-int16 "$bold"
 best "$bench" stream-read "$bold"
 best "$bench" memory "$bold" "$events" "$work/out_memory"
+best "$bench" memory "$bold" "$events" "$work/out_memory_float" float
 best "$bench" memory "$bold" "$events" "$work/out_memory_defaults" defaults
 best "$bench" stream "$bold" "$events" "$work/out_stream"
 best "$bench" stream "$bold" "$events" "$work/out_stream_diag" diag
