@@ -203,9 +203,9 @@ struct RunResult {
 class FmriStage {
 public:
   FmriStage(const SubjectPlan& plan, const Config& config, const RegistrationResources* reg,
-            fs::path bids_dir, fs::path out_dir)
-      : plan_(plan), config_(config), reg_(reg), bids_dir_(std::move(bids_dir)),
-        out_dir_(std::move(out_dir)) {
+            fs::path bids_dir, fs::path out_dir, RunStorage storage)
+      : plan_(plan), config_(config), reg_(reg), bids_dir_(std::move(bids_dir)), out_dir_(std::move(out_dir)),
+        storage_(std::move(storage)) {
     if (reg_) {
       for (const auto& roi : reg_->atlas.rois) rois_.push_back({roi.index, roi.name});
       template_grid_ = template_grid(reg_->template_brain.grid(), config_.glm.template_resolution_mm);
@@ -238,7 +238,7 @@ private:
   }
 
   std::optional<RunResult> process_run(const BoldInput& in) {
-    Volume bold = io::read_nifti_voxels(in.header);
+    Volume bold = io::read_nifti_voxels(in.header, storage_.for_run(in.header));
     const double tr = in.metadata.repetition_time_s;
     const PreparedRun prep = prepare_run(bold, in, config_.preprocess);
     const bids::Entities& ents = in.run.entities;
@@ -358,16 +358,18 @@ private:
                    in.run.image.filename().string(), fmt::join(dropped, ", "), fmt::join(skipped, ", "));
 
     result.entities = ents;
-    io::Json summary = {{"Sources", {in.run.image.string()}},
-                        {"NoiseModel", g.noise_model},
-                        {"HRF", g.hrf},
-                        {"Columns", design.columns},
-                        {"Volumes", design.rows()},
-                        {"SignalScaling", g.signal_scaling ? "percent of the voxel (ROI) mean" : "none"},
-                        {"SliceTimeRef", dp.slice_time_ref},
-                        {"DroppedConditions", dropped},
-                        {"SkippedContrasts", skipped},
-                        {"Preprocessing", prep.summary}};
+    io::Json summary = {
+        {"Sources", {in.run.image.string()}},
+        {"NoiseModel", g.noise_model},
+        {"HRF", g.hrf},
+        {"Columns", design.columns},
+        {"Volumes", design.rows()},
+        {"SignalScaling", g.signal_scaling ? "percent of the voxel (ROI) mean" : "none"},
+        {"SliceTimeRef", dp.slice_time_ref},
+        {"DroppedConditions", dropped},
+        {"SkippedContrasts", skipped},
+        {"RunKeptIn", bold.file_backed() ? "scratch file (above the memory budget)" : "memory"},
+        {"Preprocessing", prep.summary}};
 
     // ROI model on the ROI mean series.
     if (signals) {
@@ -411,7 +413,7 @@ private:
     if (g.voxelwise) {
       smooth_for_glm(bold, config_.preprocess);
       if (g.signal_scaling) glm::scale_to_percent_of_mean(bold, prep.mask);
-      const glm::FirstLevelFit fit = glm::fit(bold, design, fp, prep.mask);
+      const glm::FirstLevelFit fit = fit_run(bold, design, fp, prep.mask);
       const auto ac = glm::residual_autocorrelation_summary(fit);
       summary["ResidualAutocorrelation"] = {{"MeanLag1to3", ac.mean},
                                             {"MedianLag1to3", ac.median},
@@ -438,6 +440,22 @@ private:
     }
     io::write_json(out(ents, bids::Output::glm_summary), summary);
     return result;
+  }
+
+  // A run kept in a scratch file is fitted volume block by volume block in file order (the same
+  // numbers as the voxel-chunk fit, which would read every volume once per chunk of voxels and so
+  // page the file in many times over); arp needs two passes per voxel chunk and takes the latter.
+  static glm::FirstLevelFit fit_run(const Volume& bold, const glm::Design& design, const glm::FitParams& fp,
+                                    std::span<const std::uint8_t> mask) {
+    if (!bold.file_backed() || fp.noise_model == glm::NoiseModel::arp)
+      return glm::fit(bold, design, fp, mask);
+    const auto nv = bold.voxels_per_volume();
+    return glm::fit_volumes(
+        bold.volumes(), nv,
+        [&](std::int64_t first, std::int64_t count, std::span<float> out) {
+          std::copy_n(bold.data() + first * nv, count * nv, out.begin());
+        },
+        design, fp, bold.grid(), mask);
   }
 
   // The registration stage's run -> template transform, inverted (maps are pulled onto the template grid).
@@ -617,6 +635,7 @@ private:
   const Config& config_;
   const RegistrationResources* reg_;
   fs::path bids_dir_, out_dir_;
+  RunStorage storage_;
   std::vector<timeseries::RoiLabel> rois_;
   Grid template_grid_;
   std::vector<std::uint8_t> template_brain_;
@@ -627,12 +646,12 @@ private:
 
 std::vector<fs::path> run_fmri_stage(const SubjectPlan& plan, const Config& config,
                                      const RegistrationResources* registration, const fs::path& bids_dir,
-                                     const fs::path& out_dir) {
+                                     const fs::path& out_dir, const RunStorage& storage) {
   if (plan.bold.empty() || (!config.preprocess.enabled && !config.glm.enabled)) return {};
   if (config.glm.enabled && !registration && !config.glm.voxelwise)
     throw Error("glm.voxelwise is false and the registration stage is off: no ROI and no map would be made; "
                 "add \"registration\" to the configuration (ROIs need the atlas in the run's space)");
-  FmriStage stage(plan, config, registration, bids_dir, out_dir);
+  FmriStage stage(plan, config, registration, bids_dir, out_dir, storage);
   return stage.run();
 }
 

@@ -9,6 +9,7 @@
 
 #include "registration_stage.hpp"
 #include "rewardpath/pipeline/config.hpp"
+#include "run_storage.hpp"
 #include "subject_plan.hpp"
 
 namespace rewardpath::pipeline {
@@ -18,6 +19,7 @@ namespace rewardpath::pipeline {
 std::vector<std::filesystem::path> run_fmri_stage(const SubjectPlan& plan, const Config& config,
                                                   const RegistrationResources* registration,
                                                   const std::filesystem::path& bids_dir,
-                                                  const std::filesystem::path& out_dir);
+                                                  const std::filesystem::path& out_dir,
+                                                  const RunStorage& storage = {});
 
 } // namespace rewardpath::pipeline

@@ -6,11 +6,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <span>
 #include <vector>
 
 #include "rewardpath/bids/derivatives.hpp"
 #include "rewardpath/core/error.hpp"
 #include "rewardpath/io/json.hpp"
+#include "rewardpath/io/nifti.hpp"
 
 namespace rewardpath::pipeline {
 namespace fs = std::filesystem;
@@ -22,33 +25,45 @@ struct TemporalStats {
   std::vector<float> sd;
 };
 
-// Per-voxel (optionally weighted) mean and standard deviation over time, one pass over the run
-// (Welford's update per voxel block, so a 4D run is read once and not copied).
-TemporalStats temporal_stats(const Volume& run, const std::vector<double>& weights) {
-  const auto nvox = static_cast<std::size_t>(run.voxels_per_volume());
-  const auto nt = static_cast<std::size_t>(run.volumes());
-  TemporalStats s{Volume(run.grid(), 1, 0.0f), std::vector<float>(nvox, 0.0f)};
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, nvox, 4096), [&](const auto& r) {
-    const std::size_t n = r.size();
-    std::vector<double> mean(n, 0.0), m2(n, 0.0);
-    double wsum = 0.0;
-    for (std::size_t t = 0; t < nt; ++t) {
-      const float* vol = run.data() + t * nvox + r.begin();
-      const double w = weights.empty() ? 1.0 : weights[t];
-      if (w <= 0.0) continue;
-      wsum += w;
-      const double f = w / wsum;
-      for (std::size_t i = 0; i < n; ++i) {
-        const double d = vol[i] - mean[i];
-        mean[i] += f * d;
-        m2[i] += w * d * (vol[i] - mean[i]);
+// Per-voxel (optionally weighted) mean and standard deviation over time: Welford's update per
+// voxel, the volumes streamed from the file in blocks of ~64 MB (io::NiftiVolumeReader), so the
+// run is never held in memory, whatever its length.
+TemporalStats temporal_stats(const io::NiftiHeader& h, const std::vector<double>& weights) {
+  const auto nvox = static_cast<std::size_t>(h.voxels_per_volume());
+  const std::int64_t nt = h.volumes();
+  const std::int64_t block =
+      std::clamp<std::int64_t>((std::int64_t{64} << 20) / (4 * h.voxels_per_volume()), 1, nt);
+  std::vector<double> mean(nvox, 0.0), m2(nvox, 0.0);
+  std::vector<float> buf(static_cast<std::size_t>(block) * nvox);
+  std::vector<double> w(static_cast<std::size_t>(block)), f(static_cast<std::size_t>(block));
+  double wsum = 0.0;
+  io::NiftiVolumeReader reader(h);
+  for (std::int64_t t0 = 0; t0 < nt; t0 += block) {
+    const auto count = static_cast<std::size_t>(std::min(block, nt - t0));
+    reader.read(static_cast<std::int64_t>(count), std::span<float>(buf.data(), count * nvox));
+    for (std::size_t j = 0; j < count; ++j) { // the running weight sum is the same for every voxel
+      w[j] = weights.empty() ? 1.0 : weights[static_cast<std::size_t>(t0) + j];
+      if (w[j] <= 0.0) continue;
+      wsum += w[j];
+      f[j] = w[j] / wsum;
+    }
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, nvox, 4096), [&](const auto& r) {
+      for (std::size_t j = 0; j < count; ++j) {
+        if (w[j] <= 0.0) continue;
+        const float* vol = buf.data() + j * nvox;
+        for (std::size_t i = r.begin(); i != r.end(); ++i) {
+          const double d = vol[i] - mean[i];
+          mean[i] += f[j] * d;
+          m2[i] += w[j] * d * (vol[i] - mean[i]);
+        }
       }
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      s.mean.data()[r.begin() + i] = static_cast<float>(mean[i]);
-      s.sd[r.begin() + i] = wsum > 0 ? static_cast<float>(std::sqrt(std::max(0.0, m2[i] / wsum))) : 0.0f;
-    }
-  });
+    });
+  }
+  TemporalStats s{Volume(h.grid, 1, 0.0f), std::vector<float>(nvox, 0.0f)};
+  for (std::size_t i = 0; i < nvox; ++i) {
+    s.mean.data()[i] = static_cast<float>(mean[i]);
+    s.sd[i] = wsum > 0 ? static_cast<float>(std::sqrt(std::max(0.0, m2[i] / wsum))) : 0.0f;
+  }
   return s;
 }
 
@@ -114,8 +129,7 @@ std::vector<fs::path> run_load_stage(const SubjectPlan& plan, const fs::path& bi
   std::vector<fs::path> outputs;
   for (const auto& in : plan.bold) {
     with_context(in.run.image.string(), [&] {
-      const Volume run = io::read_nifti_voxels(in.header);
-      const TemporalStats stats = temporal_stats(run, {});
+      const TemporalStats stats = temporal_stats(in.header, {});
       const auto mask = global_mean_mask(stats.mean);
       std::vector<double> tsnr;
       double signal = 0.0;
@@ -154,8 +168,7 @@ std::vector<fs::path> run_load_stage(const SubjectPlan& plan, const fs::path& bi
   }
   for (const auto& in : plan.pet) {
     with_context(in.run.image.string(), [&] {
-      const Volume frames = io::read_nifti_voxels(in.header);
-      const TemporalStats stats = temporal_stats(frames, in.metadata.frame_duration_s);
+      const TemporalStats stats = temporal_stats(in.header, in.metadata.frame_duration_s);
       const fs::path mean_path = bids::derivative_path(out_dir, in.run.entities, bids::Output::mean_pet);
       write_image_with_sidecar(
           mean_path, stats.mean,

@@ -1,6 +1,6 @@
 #pragma once
-// The load stage: decode each run once, write its mean image (the reference later stages
-// register and mask with) and a summary of what was read (geometry, timing, signal, tSNR).
+// The load stage: stream each run once (never held in memory), write its mean image (the reference later
+// stages register and mask with) and a summary of what was read (geometry, timing, signal, tSNR).
 #include <filesystem>
 #include <vector>
 

@@ -71,6 +71,9 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   run_cmd->add_option("--mem-gb,--mem_gb", run.mem_gb, "Memory budget in GB (default: 80% of available)")
       ->check(CLI::NonNegativeNumber);
+  run_cmd->add_option("--scratch-dir,--scratch_dir", run.scratch_dir,
+                      "Where a run too large for the memory budget is paged (an unlinked scratch file; "
+                      "default: OUT_DIR; on a cluster, node-local disk such as $TMPDIR)");
   run_cmd->add_flag("--force", run.force, "Recompute subjects whose outputs are already current");
   run_cmd->footer("\nExamples:\n"
                   "  rewardpath run /data/mid /data/mid-derivatives participant --participant-label 01 02\n"

@@ -168,6 +168,8 @@ RunSummary run_participant_level(const RunParams& params) {
   if (config.registration.enabled) registration.emplace(load_registration_resources(config.registration));
 
   MemoryGate gate(budget.memory_bytes);
+  const RunStorage storage{budget.memory_bytes,
+                           params.scratch_dir.empty() ? params.out_dir : params.scratch_dir};
   log::Progress progress("subjects", static_cast<std::int64_t>(labels.size()));
   std::vector<std::size_t> order(labels.size());
   std::iota(order.begin(), order.end(), 0);
@@ -217,7 +219,7 @@ RunSummary run_participant_level(const RunParams& params) {
             }
             {
               auto more = run_fmri_stage(plan, config, registration ? &*registration : nullptr,
-                                         params.bids_dir, params.out_dir);
+                                         params.bids_dir, params.out_dir, storage);
               outputs.insert(outputs.end(), more.begin(), more.end());
             }
             return outputs;

@@ -1,12 +1,18 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "rewardpath/core/budget.hpp"
 
 using namespace rewardpath;
+namespace fs = std::filesystem;
 
 TEST(ResourceBudget, ExplicitValuesWin) {
   const auto b = ResourceBudget::detect(3, 2.0);
@@ -36,4 +42,32 @@ TEST(MemoryGate, NeverExceedsBudgetAndAdmitsOversizedAlone) {
   for (auto& t : ts) t.join();
   EXPECT_LE(peak.load(), 150);
   EXPECT_EQ(gate.in_use(), 0);
+}
+
+// The job's own cgroup limit is found from /proc/self/cgroup, as SLURM (cgroup v1 and v2) and
+// containers set it: the smallest limit on the path from the process's group to the root, with
+// "max" and v1's huge "unlimited" value meaning none.
+TEST(ResourceBudget, CgroupLimitOfTheProcessGroup) {
+  const fs::path root = fs::temp_directory_path() / ("rp_cgroup_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  auto put = [&](const fs::path& rel, const std::string& value) {
+    fs::create_directories((root / rel).parent_path());
+    std::ofstream(root / rel) << value << "\n";
+  };
+  // cgroup v1, a SLURM job with a step inside it.
+  put("memory/memory.limit_in_bytes", "9223372036854771712");
+  put("memory/slurm/uid_0/job_5/memory.limit_in_bytes", "4294967296");
+  put("memory/slurm/uid_0/job_5/step_0/memory.limit_in_bytes", "9223372036854771712");
+  EXPECT_EQ(cgroup_memory_limit("12:memory:/slurm/uid_0/job_5/step_0\n3:cpu,cpuacct:/slurm/uid_0\n", root),
+            4294967296);
+  EXPECT_EQ(cgroup_memory_limit("4:cpuset,memory:/slurm/uid_0/job_5\n", root), 4294967296);
+  EXPECT_EQ(cgroup_memory_limit("12:memory:/\n", root), 0); // the root: unlimited
+  // cgroup v2.
+  put("memory.max", "max");
+  put("user.slice/memory.max", "8589934592");
+  put("user.slice/job/memory.max", "max");
+  EXPECT_EQ(cgroup_memory_limit("0::/user.slice/job\n", root), 8589934592);
+  EXPECT_EQ(cgroup_memory_limit("0::/system.slice\n", root), 0); // no file there, none above
+  EXPECT_EQ(cgroup_memory_limit("garbage\n\n", root), 0);
+  fs::remove_all(root);
 }

@@ -38,14 +38,14 @@ TEST(Grid, ToWorldAppliesAffine) {
 }
 
 TEST(FloatBuffer, AdoptKeepsOffsetAndOwnership) {
-  std::unique_ptr<std::byte[]> raw(new std::byte[16 + 3 * sizeof(float)]);
+  ByteStorage raw = ByteStorage::in_memory(16 + 3 * sizeof(float));
   const float vals[3] = {1.5f, -2.0f, 3.25f};
-  std::memcpy(raw.get() + 16, vals, sizeof vals);
+  std::memcpy(raw.data() + 16, vals, sizeof vals);
   auto b = FloatBuffer::adopt(std::move(raw), 16, 3);
   EXPECT_EQ(b.size(), 3u);
   EXPECT_EQ(b[2], 3.25f);
   auto c = b.clone();
   c[0] = 9.0f;
   EXPECT_EQ(b[0], 1.5f);
-  EXPECT_THROW(FloatBuffer::adopt(std::unique_ptr<std::byte[]>(new std::byte[8]), 2, 1), Error);
+  EXPECT_THROW(FloatBuffer::adopt(ByteStorage::in_memory(8), 2, 1), Error);
 }

@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -124,5 +125,30 @@ TEST(NiftiInt16, KeptAsStoredMatchesTheFloatRead) {
   } catch (const rewardpath::Error& e) {
     EXPECT_NE(std::string(e.what()).find("f.nii.gz"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("not int16"), std::string::npos) << e.what();
+  }
+}
+
+// A run decoded into a scratch file (ReadOptions::scratch_dir, for runs above the memory budget)
+// holds exactly what the in-memory read holds, on every decoding path; the scratch file is
+// unlinked, so the directory stays empty.
+TEST(NiftiScratch, ScratchBackedReadEqualsTheInMemoryRead) {
+  rewardpath::testdata::TempDir dir("rp_io_scratch");
+  const auto v = random_run({30, 28, 20}, 60, 5);
+  io::NiftiWriteOptions o16;
+  o16.type = io::StoredType::int16;
+  io::write_nifti(dir.path() / "f.nii", v);
+  io::write_nifti(dir.path() / "f.nii.gz", v);
+  io::write_nifti(dir.path() / "s.nii", v, o16);
+  io::write_nifti(dir.path() / "s.nii.gz", v, o16);
+  const fs::path scratch = dir.path() / "scratch";
+  for (const char* name : {"f.nii", "f.nii.gz", "s.nii", "s.nii.gz"}) {
+    const auto h = io::read_nifti_header(dir.path() / name);
+    const auto memory = io::read_nifti_voxels(h);
+    const auto mapped = io::read_nifti_voxels(h, {scratch});
+    EXPECT_FALSE(memory.file_backed());
+    EXPECT_TRUE(mapped.file_backed()) << name;
+    ASSERT_EQ(mapped.size(), memory.size());
+    EXPECT_EQ(std::memcmp(mapped.data(), memory.data(), memory.size() * sizeof(float)), 0) << name;
+    EXPECT_TRUE(fs::is_empty(scratch)) << name;
   }
 }

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -317,6 +318,45 @@ TEST_F(FmriStage, BadConfoundsFailAndMissingConditionsDropTheirContrasts) {
         << g.dump();
     expect_lost_roi_is_na(j);
   }
+}
+
+// A run whose working copy exceeds the memory budget (--mem-gb) is decoded into a scratch file
+// (an unlinked, mapped file in --scratch-dir) instead of memory: every output is byte for byte the
+// in-memory run's (preprocessing, confounds, design, maps), the GLM summary says where the run was
+// kept, and the scratch directory is left empty. (Registration is off to keep the test short; the
+// load stage and the whole fMRI stage read through the same storage.)
+TEST_F(FmriStage, RunAboveTheMemoryBudgetIsKeptInAScratchFileWithTheSameResults) {
+  io::Json j = mid_config();
+  j.erase("registration");
+  const fs::path config = write_config("noreg.json", j);
+  auto in_memory = params(g_root / "out_memory", config);
+  in_memory.participant_labels = {"01"};
+  auto scratch = in_memory;
+  scratch.out_dir = g_root / "out_scratch";
+  scratch.mem_gb = 0.001; // ~1 MB: every run is above it
+  scratch.scratch_dir = g_root / "scratch";
+  for (const auto* p : {&in_memory, &scratch}) {
+    const auto s = pipeline::run_participant_level(*p);
+    ASSERT_EQ(s.failed_count(), 0u) << s.to_text();
+  }
+  EXPECT_TRUE(fs::is_empty(g_root / "scratch"));
+  const fs::path func = fs::path("sub-01") / "func";
+  const fs::path summary = func / "sub-01_task-mid_run-01_desc-glm_statmap.json";
+  EXPECT_EQ(io::read_json(g_root / "out_memory" / summary).at("RunKeptIn"), "memory");
+  EXPECT_EQ(io::read_json(g_root / "out_scratch" / summary).at("RunKeptIn"),
+            "scratch file (above the memory budget)");
+  std::size_t compared = 0;
+  for (const auto& e : fs::recursive_directory_iterator(g_root / "out_memory" / func)) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_regular_file() || name.ends_with("_statmap.json")) continue; // timings, RunKeptIn
+    const fs::path other = g_root / "out_scratch" / fs::relative(e.path(), g_root / "out_memory");
+    std::ifstream a(e.path(), std::ios::binary), b(other, std::ios::binary);
+    ASSERT_TRUE(b.good()) << other;
+    const std::string da{std::istreambuf_iterator<char>(a), {}}, db{std::istreambuf_iterator<char>(b), {}};
+    EXPECT_TRUE(da == db) << name << " differs between the in-memory and the scratch-file run";
+    ++compared;
+  }
+  EXPECT_GE(compared, 10u);
 }
 
 TEST(FmriConfig, BadGlmConfigurationsAreRejectedBeforeAnyWork) {

@@ -3,11 +3,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
 
 namespace rewardpath {
+namespace fs = std::filesystem;
 
 namespace {
 std::int64_t read_meminfo_available() {
@@ -21,19 +25,55 @@ std::int64_t read_meminfo_available() {
 }
 
 std::int64_t read_cgroup_limit() {
-  for (const char* path : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
-    std::ifstream in(path);
-    std::string s;
-    if (in >> s && s != "max") {
-      try {
-        return std::stoll(s);
-      } catch (...) {
-      }
-    }
+  std::ifstream in("/proc/self/cgroup");
+  const std::string self{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  return cgroup_memory_limit(self, "/sys/fs/cgroup");
+}
+
+// One limit file: a number of bytes, or "max" / a huge value (v1's "unlimited") for none.
+std::int64_t read_limit_file(const fs::path& file) {
+  std::ifstream in(file);
+  std::string s;
+  if (!(in >> s) || s == "max") return 0;
+  try {
+    const long long v = std::stoll(s);
+    return v > 0 && v < (1LL << 60) ? v : 0;
+  } catch (...) {
+    return 0;
   }
-  return 0;
 }
 } // namespace
+
+std::int64_t cgroup_memory_limit(const std::string& proc_self_cgroup, const fs::path& sys_fs_cgroup) {
+  std::int64_t limit = 0;
+  std::istringstream lines(proc_self_cgroup);
+  for (std::string line; std::getline(lines, line);) {
+    // hierarchy-ID:controller-list:cgroup-path (cgroups(7)); v2 is "0::/path".
+    const auto a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    const std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    fs::path base, file;
+    if (controllers.empty() && line.starts_with("0:")) {
+      base = sys_fs_cgroup;
+      file = "memory.max";
+    } else if (("," + controllers + ",").find(",memory,") != std::string::npos) {
+      base = sys_fs_cgroup / "memory";
+      file = "memory.limit_in_bytes";
+    } else {
+      continue;
+    }
+    // The smallest limit from this process's group up to the root of the hierarchy.
+    fs::path group = base;
+    for (const auto& part : fs::path(path).relative_path())
+      if (part != "." && part != "..") group /= part;
+    for (fs::path g = group;; g = g.parent_path()) {
+      const std::int64_t v = read_limit_file(g / file);
+      if (v > 0) limit = limit > 0 ? std::min(limit, v) : v;
+      if (g == base || !g.has_relative_path() || g.parent_path() == g) break;
+    }
+  }
+  return limit;
+}
 
 std::int64_t available_memory_bytes() {
   std::int64_t avail = read_meminfo_available();

@@ -29,19 +29,20 @@ bool Grid::same_sampling(const Grid& other, double tolerance_mm) const {
 }
 
 FloatBuffer::FloatBuffer(std::size_t count)
-    : storage_(new std::byte[count * sizeof(float)]), data_(reinterpret_cast<float*>(storage_.get())),
-      size_(count) {}
+    : storage_(ByteStorage::in_memory(count * sizeof(float))),
+      data_(reinterpret_cast<float*>(storage_.data())), size_(count) {}
 
 FloatBuffer::FloatBuffer(std::size_t count, float fill) : FloatBuffer(count) {
   std::fill_n(data_, size_, fill);
 }
 
-FloatBuffer FloatBuffer::adopt(std::unique_ptr<std::byte[]> storage, std::size_t byte_offset,
-                               std::size_t count) {
+FloatBuffer FloatBuffer::adopt(ByteStorage storage, std::size_t byte_offset, std::size_t count) {
   if (byte_offset % alignof(float) != 0) throw Error("FloatBuffer::adopt: misaligned float offset");
+  if (byte_offset + count * sizeof(float) > storage.size())
+    throw Error("FloatBuffer::adopt: storage smaller than the floats it should hold");
   FloatBuffer b;
   b.storage_ = std::move(storage);
-  b.data_ = reinterpret_cast<float*>(b.storage_.get() + byte_offset);
+  b.data_ = reinterpret_cast<float*>(b.storage_.data() + byte_offset);
   b.size_ = count;
   return b;
 }

@@ -1,5 +1,6 @@
 #include "rewardpath/glm/scaling.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -17,30 +18,31 @@ void scale_to_percent_of_mean(Volume& run, std::span<const std::uint8_t> mask) {
                 std::to_string(nv));
   if (nt == 0) return;
   float* data = run.data();
-  // Blocks of voxels: each block's rows are read volume by volume (contiguous within a volume),
-  // and its means stay in cache between the two passes.
-  tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, nv, 4096),
-                    [&](const tbb::blocked_range<std::int64_t>& r) {
-                      const std::int64_t b = r.begin(), n = r.end() - r.begin();
-                      std::vector<double> mean(static_cast<std::size_t>(n), 0.0);
-                      for (std::int64_t t = 0; t < nt; ++t) {
-                        const float* v = data + t * nv + b;
-                        for (std::int64_t i = 0; i < n; ++i) mean[static_cast<std::size_t>(i)] += v[i];
-                      }
-                      std::vector<float> scale(static_cast<std::size_t>(n), 0.0f);
-                      for (std::int64_t i = 0; i < n; ++i) {
-                        const double m = mean[static_cast<std::size_t>(i)] / static_cast<double>(nt);
-                        if (mask[static_cast<std::size_t>(b + i)] && m > 0)
-                          scale[static_cast<std::size_t>(i)] = static_cast<float>(100.0 / m);
-                      }
-                      for (std::int64_t t = 0; t < nt; ++t) {
-                        float* v = data + t * nv + b;
-                        for (std::int64_t i = 0; i < n; ++i) {
-                          const float s = scale[static_cast<std::size_t>(i)];
-                          v[i] = s > 0 ? v[i] * s - 100.0f : 0.0f;
-                        }
-                      }
-                    });
+  // Two passes in file order (blocks of volumes, each voxel summed in time order): the means, then
+  // the scaling. A run kept in a scratch file (above the memory budget) pages best this way.
+  const auto nvox = static_cast<std::size_t>(nv);
+  const std::int64_t block = std::max<std::int64_t>(1, (std::int64_t{16} << 20) / (nv * 4));
+  auto by_blocks = [&](const auto& body) {
+    for (std::int64_t t0 = 0; t0 < nt; t0 += block) {
+      const std::int64_t t1 = std::min(nt, t0 + block);
+      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, nvox, 8192),
+                        [&](const tbb::blocked_range<std::size_t>& r) {
+                          for (std::int64_t t = t0; t < t1; ++t) body(data + t * nv, r.begin(), r.end());
+                        });
+    }
+  };
+  std::vector<double> mean(nvox, 0.0);
+  by_blocks([&](const float* v, std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i != e; ++i) mean[i] += v[i];
+  });
+  std::vector<float> scale(nvox, 0.0f);
+  for (std::size_t i = 0; i < nvox; ++i) {
+    const double m = mean[i] / static_cast<double>(nt);
+    if (mask[i] && m > 0) scale[i] = static_cast<float>(100.0 / m);
+  }
+  by_blocks([&](float* v, std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i != e; ++i) v[i] = scale[i] > 0 ? v[i] * scale[i] - 100.0f : 0.0f;
+  });
 }
 
 } // namespace rewardpath::glm

@@ -481,45 +481,38 @@ void widen_to_float(int datatype, const std::byte* src, std::size_t n, bool swap
   });
 }
 
-// The voxel buffer is written once, page by page, by the kernel (pread) or libdeflate. With 4 KiB
-// pages the page faults of a fresh buffer cost more than the copy from the page cache (bench:
-// 177 MB run, pread into fresh memory 2.0 GB/s, into touched memory 11 GB/s), so large buffers
-// ask for transparent huge pages (a hint: THP "madvise" mode is Debian's default; errors ignored).
-std::unique_ptr<std::byte[]> allocate_voxel_storage(std::size_t bytes) {
-  std::unique_ptr<std::byte[]> storage(new std::byte[bytes]);
-  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
-  if (bytes >= 4 * kHuge) {
-    const auto begin = reinterpret_cast<std::uintptr_t>(storage.get());
-    const std::uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1);
-    const std::uintptr_t last = (begin + bytes) & ~(kHuge - 1);
-    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
-  }
-  return storage;
+// The buffer a run is decoded into: memory (a huge-page hint for large buffers: the page faults
+// of a fresh 4 KiB-page buffer cost more than the copy from the page cache, bench: 177 MB run,
+// pread into fresh memory 2.0 GB/s, into touched memory 11 GB/s), or a scratch file when the
+// caller asks for one (ReadOptions::scratch_dir).
+ByteStorage allocate_voxel_storage(std::size_t bytes, const ReadOptions& options) {
+  return options.scratch_dir.empty() ? ByteStorage::in_memory(bytes)
+                                     : ByteStorage::scratch_file(options.scratch_dir, bytes);
 }
 
 // Our writer's .nii.gz (size-indexed members, docs/io.md) of a type that needs converting: each
 // member is inflated into a per-thread buffer and widened straight into its slice of `out` (n
 // floats), in parallel, while it is in cache; no serial in-place pass over the run afterwards.
-// Returns null, having allocated nothing, when the file does not qualify: not indexed, a foreign
+// Returns empty storage, having allocated nothing, when the file does not qualify: not indexed, a foreign
 // tail or extra data after the members, sizes that differ from the header's, or a member boundary
 // inside a voxel. The general path then reads it (and reports what is wrong, if anything).
-std::unique_ptr<std::byte[]> read_indexed_widening(const NiftiHeader& h, const detail::MappedFile& file,
-                                                   std::size_t n) {
+ByteStorage read_indexed_widening(const NiftiHeader& h, const detail::MappedFile& file, std::size_t n,
+                                  const ReadOptions& options) {
   const auto in = file.bytes();
   const detail::MemberIndex index = detail::index_members(in);
   const auto offset = static_cast<std::size_t>(h.vox_offset);
   const auto raw_bytes = static_cast<std::size_t>(h.data_bytes());
   const auto bpv = static_cast<std::size_t>(h.bytes_per_voxel);
-  if (index.members.empty() || index.out_size != offset + raw_bytes) return nullptr;
+  if (index.members.empty() || index.out_size != offset + raw_bytes) return {};
   for (std::size_t i = index.in_end; i < in.size(); ++i)
-    if (in[i] != std::byte{0}) return nullptr; // a foreign member follows
+    if (in[i] != std::byte{0}) return {}; // a foreign member follows
   for (const auto& g : index.members) {
     const std::size_t a = std::clamp(g.out_begin, offset, offset + raw_bytes) - offset;
     const std::size_t b = std::clamp(g.out_begin + g.out_size, offset, offset + raw_bytes) - offset;
-    if (a % bpv != 0 || b % bpv != 0) return nullptr;
+    if (a % bpv != 0 || b % bpv != 0) return {};
   }
-  auto storage = allocate_voxel_storage(n * sizeof(float));
-  auto* out = reinterpret_cast<float*>(storage.get());
+  auto storage = allocate_voxel_storage(n * sizeof(float), options);
+  auto* out = reinterpret_cast<float*>(storage.data());
   const bool swap = h.byte_swapped && bpv > 1;
   detail::inflate_members_to(in, index, [&](std::size_t m, std::span<const std::byte> bytes) {
     const auto& g = index.members[m];
@@ -551,20 +544,20 @@ void read_exact_at(int fd, std::byte* out, std::size_t n, std::int64_t offset) {
 // `align`), with room for `payload` bytes from there. .nii is read with pread; .nii.gz (mapped in
 // `file`) inflated whole, members in parallel.
 struct RawVoxels {
-  std::unique_ptr<std::byte[]> storage;
+  ByteStorage storage;
   std::size_t data_start = 0;
 };
 RawVoxels read_raw_voxels(const NiftiHeader& h, const detail::MappedFile* file, std::size_t payload,
-                          std::size_t align) {
+                          std::size_t align, const ReadOptions& options) {
   const auto raw_bytes = static_cast<std::size_t>(h.data_bytes());
   RawVoxels raw;
   if (!h.gzipped) {
-    raw.storage = allocate_voxel_storage(payload);
+    raw.storage = allocate_voxel_storage(payload, options);
     const int fd = ::open(h.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw Error(std::string("cannot open: ") + std::strerror(errno));
     ::posix_fadvise(fd, h.vox_offset, static_cast<off_t>(raw_bytes), POSIX_FADV_SEQUENTIAL);
     try {
-      read_exact_at(fd, raw.storage.get(), raw_bytes, h.vox_offset);
+      read_exact_at(fd, raw.storage.data(), raw_bytes, h.vox_offset);
     } catch (...) {
       ::close(fd);
       throw;
@@ -576,25 +569,25 @@ RawVoxels read_raw_voxels(const NiftiHeader& h, const detail::MappedFile* file, 
   // down to an aligned start if needed.
   const auto offset = static_cast<std::size_t>(h.vox_offset);
   const std::size_t aligned = (offset + align - 1) / align * align;
-  raw.storage = allocate_voxel_storage(aligned + payload);
+  raw.storage = allocate_voxel_storage(aligned + payload, options);
   std::size_t produced = 0;
   if (detail::has_gzip_magic(file->bytes())) {
-    const auto r = detail::gunzip_into(file->bytes(), raw.storage.get(), offset + raw_bytes);
+    const auto r = detail::gunzip_into(file->bytes(), raw.storage.data(), offset + raw_bytes);
     produced = r.output_full ? offset + raw_bytes : r.bytes_out;
     if (r.output_full) {
       // More data follows the image in the stream (legal, rare; or corruption that inflates
       // to extra bytes): re-read the exact prefix, and inflate the rest to check its CRCs.
-      produced = detail::read_prefix(h.path, raw.storage.get(), offset + raw_bytes, /*check_rest=*/true);
+      produced = detail::read_prefix(h.path, raw.storage.data(), offset + raw_bytes, /*check_rest=*/true);
     }
   } else {
     // Named .gz but stored uncompressed: read it as it is, as zlib-based tools do.
-    produced = detail::read_prefix(h.path, raw.storage.get(), offset + raw_bytes);
+    produced = detail::read_prefix(h.path, raw.storage.data(), offset + raw_bytes);
   }
   if (produced < offset + raw_bytes)
     throw Error(fmt::format("file is truncated or its header dims are wrong: dims {} of {} need {} bytes "
                             "of voxel data from offset {}, but the decompressed file has {} bytes",
                             h.shape_string(), h.datatype_name(), raw_bytes, offset, produced));
-  if (aligned != offset) std::memmove(raw.storage.get() + aligned, raw.storage.get() + offset, raw_bytes);
+  if (aligned != offset) std::memmove(raw.storage.data() + aligned, raw.storage.data() + offset, raw_bytes);
   raw.data_start = aligned;
   return raw;
 }
@@ -605,7 +598,7 @@ bool scales(const NiftiHeader& h) {
 
 } // namespace
 
-Volume read_nifti_voxels(const NiftiHeader& h) {
+Volume read_nifti_voxels(const NiftiHeader& h, const ReadOptions& options) {
   return with_context(h.path.string(), [&] {
     const auto n = static_cast<std::size_t>(h.voxels_per_volume() * h.volumes());
     const std::size_t payload = std::max(static_cast<std::size_t>(h.data_bytes()), n * sizeof(float));
@@ -615,13 +608,13 @@ Volume read_nifti_voxels(const NiftiHeader& h) {
     // Our writer's members are widened to float as they are inflated (no pass over the run after).
     if (file && detail::has_gzip_magic(file->bytes()) &&
         !(h.datatype == NIFTI_TYPE_FLOAT32 && !h.byte_swapped))
-      raw.storage = read_indexed_widening(h, *file, n);
-    const bool converted = raw.storage != nullptr;
-    if (!converted) raw = read_raw_voxels(h, file.get(), payload, sizeof(float));
+      raw.storage = read_indexed_widening(h, *file, n, options);
+    const bool converted = raw.storage.data() != nullptr;
+    if (!converted) raw = read_raw_voxels(h, file.get(), payload, sizeof(float), options);
     file.reset();
 
     const bool swap = h.byte_swapped && h.bytes_per_voxel > 1;
-    if (!converted) convert_to_float(h.datatype, raw.storage.get() + raw.data_start, n, swap);
+    if (!converted) convert_to_float(h.datatype, raw.storage.data() + raw.data_start, n, swap);
     FloatBuffer buffer = FloatBuffer::adopt(std::move(raw.storage), raw.data_start, n);
     if (scales(h)) {
       const double slope = h.scl_slope, inter = h.scl_inter;
@@ -637,20 +630,20 @@ Volume read_nifti_voxels(const NiftiHeader& h) {
   });
 }
 
-Int16Samples read_nifti_int16(const NiftiHeader& h) {
+Int16Samples read_nifti_int16(const NiftiHeader& h, const ReadOptions& options) {
   return with_context(h.path.string(), [&] {
     if (!h.is_int16())
       throw Error("the voxel data are " + h.datatype_name() + ", not int16 (read_nifti_int16)");
     const auto n = static_cast<std::size_t>(h.voxels_per_volume() * h.volumes());
     std::unique_ptr<detail::MappedFile> file;
     if (h.gzipped) file = std::make_unique<detail::MappedFile>(h.path);
-    RawVoxels raw = read_raw_voxels(h, file.get(), n * sizeof(std::int16_t), alignof(std::int16_t));
+    RawVoxels raw = read_raw_voxels(h, file.get(), n * sizeof(std::int16_t), alignof(std::int16_t), options);
     file.reset();
     Int16Samples out;
     out.count = n;
-    out.data = reinterpret_cast<const std::int16_t*>(raw.storage.get() + raw.data_start);
+    out.data = reinterpret_cast<const std::int16_t*>(raw.storage.data() + raw.data_start);
     if (h.byte_swapped) {
-      auto* p = reinterpret_cast<std::uint16_t*>(raw.storage.get() + raw.data_start);
+      auto* p = reinterpret_cast<std::uint16_t*>(raw.storage.data() + raw.data_start);
       tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, 1 << 16), [&](const auto& r) {
         for (std::size_t i = r.begin(); i != r.end(); ++i)
           p[i] = static_cast<std::uint16_t>((p[i] >> 8) | (p[i] << 8));

@@ -28,16 +28,21 @@ Volume mean_volume(const Volume& run) {
   Volume out(run.grid(), 1);
   const auto nv = static_cast<std::size_t>(run.voxels_per_volume());
   const auto nt = static_cast<std::size_t>(run.volumes());
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, nv, 4096),
-                    [&](const tbb::blocked_range<std::size_t>& r) {
-                      std::vector<double> acc(r.size(), 0.0);
-                      for (std::size_t t = 0; t < nt; ++t) {
-                        const float* s = run.data() + t * nv + r.begin();
-                        for (std::size_t i = 0; i < r.size(); ++i) acc[i] += s[i];
-                      }
-                      for (std::size_t i = 0; i < r.size(); ++i)
-                        out.data()[r.begin() + i] = static_cast<float>(acc[i] / static_cast<double>(nt));
-                    });
+  // Volume by volume, a block of volumes at a time (the run is read in file order, which is what
+  // a run kept in a scratch file pages best), summing each voxel in time order.
+  std::vector<double> acc(nv, 0.0);
+  const std::size_t block = std::max<std::size_t>(1, (std::size_t{16} << 20) / (nv * sizeof(float)));
+  for (std::size_t t0 = 0; t0 < nt; t0 += block) {
+    const std::size_t t1 = std::min(nt, t0 + block);
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, nv, 8192),
+                      [&](const tbb::blocked_range<std::size_t>& r) {
+                        for (std::size_t t = t0; t < t1; ++t) {
+                          const float* s = run.data() + t * nv;
+                          for (std::size_t i = r.begin(); i != r.end(); ++i) acc[i] += s[i];
+                        }
+                      });
+  }
+  for (std::size_t i = 0; i < nv; ++i) out.data()[i] = static_cast<float>(acc[i] / static_cast<double>(nt));
   return out;
 }
 

@@ -17,6 +17,7 @@ struct RunParams {
   std::filesystem::path config_file;           // empty: defaults
   int threads = 0;                             // 0: all cores
   double mem_gb = 0.0;                         // 0: 80% of available memory
+  std::filesystem::path scratch_dir;           // runs above the budget; empty: out_dir
   bool force = false;                          // recompute even when outputs are current
   std::string command_line;                    // recorded in provenance
 };

@@ -3,6 +3,8 @@
 // data needs fits in what is left of the budget.
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
+#include <string>
 #include <mutex>
 
 namespace rewardpath {
@@ -17,6 +19,11 @@ struct ResourceBudget {
 };
 
 std::int64_t available_memory_bytes();
+// The memory limit (bytes; 0 = none) of the cgroup a process is in, given its /proc/self/cgroup
+// text and where cgroupfs is mounted: v2 memory.max or v1 memory.limit_in_bytes, the smallest from
+// its own group up to the root (SLURM job and step groups, containers).
+std::int64_t cgroup_memory_limit(const std::string& proc_self_cgroup,
+                                 const std::filesystem::path& sys_fs_cgroup);
 
 // Counting semaphore over bytes. A request larger than the whole budget is admitted alone, so
 // one oversized subject still runs (by itself) instead of waiting for ever.

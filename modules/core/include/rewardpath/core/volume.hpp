@@ -8,6 +8,8 @@
 #include <span>
 #include <string>
 
+#include "rewardpath/core/storage.hpp"
+
 namespace rewardpath {
 
 // Row-major 4x4 matrix mapping voxel indices (i, j, k, 1) to world millimetres.
@@ -30,14 +32,15 @@ struct Grid {
 };
 
 // Contiguous float storage that can adopt a larger raw byte allocation, so a reader can decode
-// into its final buffer in place (one decoded copy of a 4D run, never two).
+// into its final buffer in place (one decoded copy of a 4D run, never two). The bytes may live in
+// a scratch file (ByteStorage::scratch_file) when a run is larger than the memory budget.
 class FloatBuffer {
 public:
   FloatBuffer() = default;
   explicit FloatBuffer(std::size_t count); // uninitialised
   FloatBuffer(std::size_t count, float fill);
   // Takes ownership of `storage`; the floats start `byte_offset` bytes in (a multiple of 4).
-  static FloatBuffer adopt(std::unique_ptr<std::byte[]> storage, std::size_t byte_offset, std::size_t count);
+  static FloatBuffer adopt(ByteStorage storage, std::size_t byte_offset, std::size_t count);
 
   float* data() { return data_; }
   const float* data() const { return data_; }
@@ -46,10 +49,11 @@ public:
   float operator[](std::size_t i) const { return data_[i]; }
   std::span<float> span() { return {data_, size_}; }
   std::span<const float> span() const { return {data_, size_}; }
-  FloatBuffer clone() const;
+  FloatBuffer clone() const; // in memory, whatever this one's storage
+  bool file_backed() const { return storage_.file_backed(); }
 
 private:
-  std::unique_ptr<std::byte[]> storage_;
+  ByteStorage storage_;
   float* data_ = nullptr;
   std::size_t size_ = 0;
 };
@@ -81,6 +85,7 @@ public:
 
   float* data() { return data_.data(); }
   const float* data() const { return data_.data(); }
+  bool file_backed() const { return data_.file_backed(); } // voxels kept in a scratch file
   std::span<float> volume(std::int64_t t);
   std::span<const float> volume(std::int64_t t) const;
   std::size_t index(std::int64_t i, std::int64_t j, std::int64_t k, std::int64_t t = 0) const {

@@ -54,8 +54,15 @@ enum class Expect { any, volume3d, series4d };
 // what was expected.
 NiftiHeader read_nifti_header(const std::filesystem::path& path, Expect expect = Expect::any);
 
+// Where decoded voxels are kept: in memory (default), or, for a run larger than the memory
+// budget, in an unlinked scratch file in `scratch_dir`, mapped in their place (ByteStorage; the
+// kernel pages it, nothing is left on disk). Same values either way.
+struct ReadOptions {
+  std::filesystem::path scratch_dir;
+};
+
 // Reads the voxels of a validated header as float32 with scl_slope/scl_inter applied.
-Volume read_nifti_voxels(const NiftiHeader& header);
+Volume read_nifti_voxels(const NiftiHeader& header, const ReadOptions& options = {});
 
 inline Volume read_nifti(const std::filesystem::path& path, Expect expect = Expect::any) {
   return read_nifti_voxels(read_nifti_header(path, expect));
@@ -69,9 +76,9 @@ struct Int16Samples {
   const std::int16_t* data = nullptr;
   std::size_t count = 0;
   double slope = 0.0, inter = 0.0; // scl_slope, scl_inter; 0, 0 when the header does not scale
-  std::unique_ptr<std::byte[]> storage;
+  ByteStorage storage;
 };
-Int16Samples read_nifti_int16(const NiftiHeader& header);
+Int16Samples read_nifti_int16(const NiftiHeader& header, const ReadOptions& options = {});
 
 // Reads the volumes of a 4D image in time order, a block at a time, without holding the run:
 // memory is the mapped compressed file plus one inflated gzip member (or, for single-member
