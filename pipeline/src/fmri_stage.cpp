@@ -186,8 +186,14 @@ bool mentions(const std::string& expr, const std::set<std::string>& names) {
   return false;
 }
 
+// A run's contrast on the template grid (NaN outside the run's mask): t, one effect and its
+// variance; F, its q effects and their q x q covariance, packed as ContrastResult::covariance.
+// Trilinear weights are convex, so each warped covariance stays positive semi-definite.
 struct TemplateMaps {
-  Volume effect, variance; // on the template grid, NaN outside the run's mask
+  glm::StatKind kind = glm::StatKind::t;
+  std::vector<std::string> expressions;
+  std::vector<Volume> effects;     // q maps
+  std::vector<Volume> covariances; // t: the variance; F: q(q+1)/2 maps
   double dof = 0;
 };
 
@@ -196,7 +202,7 @@ struct RunResult {
   bids::Entities entities;
   std::map<std::string, glm::ContrastResult> roi; // contrast -> per-ROI result
   std::vector<std::int64_t> roi_voxels;           // ROI sizes in this run's space (0: no data, NaN in `roi`)
-  std::map<std::string, TemplateMaps> maps;       // contrast -> template-space maps (t contrasts)
+  std::map<std::string, TemplateMaps> maps;       // contrast -> template-space maps (t and F)
   io::Json roi_missing = io::Json::object();      // ROI name -> why it has no data in this run
 };
 
@@ -428,12 +434,19 @@ private:
         const glm::ContrastResult cr = c.expressions.size() == 1 ? glm::contrast(fit, c.expressions.front())
                                                                  : glm::contrast(fit, c.expressions);
         write_maps(ents, c.name, fit, cr, {});
-        if (to_bold && cr.kind == glm::StatKind::t) {
+        if (to_bold) {
+          auto warp = [&](const Eigen::VectorXd& values) {
+            return to_template(glm::to_volume(fit, values, 0.0f), *to_bold, support);
+          };
           TemplateMaps tm;
-          tm.effect = to_template(glm::to_volume(fit, cr.effect_row(0), 0.0f), *to_bold, support);
-          tm.variance =
-              to_template(glm::to_volume(fit, cr.variance.row(0).transpose(), 0.0f), *to_bold, support);
+          tm.kind = cr.kind;
+          tm.expressions = cr.expressions;
           tm.dof = cr.dof;
+          for (Eigen::Index r = 0; r < cr.effect.rows(); ++r)
+            tm.effects.push_back(warp(cr.effect_row(static_cast<int>(r))));
+          const Eigen::MatrixXd& cov = cr.kind == glm::StatKind::t ? cr.variance : cr.covariance;
+          for (Eigen::Index k = 0; k < cov.rows(); ++k)
+            tm.covariances.push_back(warp(cov.row(k).transpose()));
           result.maps.emplace(c.name, std::move(tm));
         }
       }
@@ -592,23 +605,43 @@ private:
                                     const std::vector<const TemplateMaps*>& maps) {
     const Grid& grid = template_grid_;
     const std::int64_t nv = grid.voxel_count();
+    const bool is_t = maps.front()->kind == glm::StatKind::t;
+    const auto q = static_cast<Eigen::Index>(maps.front()->effects.size());
+    auto diagonal = [&](Eigen::Index i) { return is_t ? 0 : i * q - i * (i - 1) / 2; }; // packed (i, i)
+    // Voxels every run covers: finite effects and positive variances in each.
     std::vector<std::int64_t> inside;
     for (std::int64_t i = 0; i < nv; ++i) {
       bool ok = true;
-      for (const auto* m : maps) ok = ok && std::isfinite(m->effect.data()[i]) && m->variance.data()[i] > 0;
+      for (const auto* m : maps)
+        for (Eigen::Index r = 0; r < q && ok; ++r)
+          ok = std::isfinite(m->effects[static_cast<std::size_t>(r)].data()[i]) &&
+               m->covariances[static_cast<std::size_t>(diagonal(r))].data()[i] > 0;
       if (ok) inside.push_back(i);
     }
+    const auto n = static_cast<Eigen::Index>(inside.size());
+    auto gather = [&](const Volume& v) {
+      Eigen::RowVectorXd row(n);
+      for (Eigen::Index j = 0; j < n; ++j) row(j) = v.data()[inside[static_cast<std::size_t>(j)]];
+      return row;
+    };
     std::vector<glm::ContrastResult> runs;
     for (const auto* m : maps) {
       glm::ContrastResult r;
-      r.kind = glm::StatKind::t;
-      r.effect.resize(1, static_cast<Eigen::Index>(inside.size()));
-      r.variance.resize(1, static_cast<Eigen::Index>(inside.size()));
-      for (std::size_t j = 0; j < inside.size(); ++j) {
-        r.effect(0, static_cast<Eigen::Index>(j)) = m->effect.data()[inside[j]];
-        r.variance(0, static_cast<Eigen::Index>(j)) = m->variance.data()[inside[j]];
-      }
+      r.kind = m->kind;
+      r.expressions = m->expressions;
       r.dof = m->dof;
+      r.dof_num = static_cast<double>(q);
+      r.effect.resize(q, n);
+      r.variance.resize(q, n);
+      for (Eigen::Index k = 0; k < q; ++k) {
+        r.effect.row(k) = gather(m->effects[static_cast<std::size_t>(k)]);
+        r.variance.row(k) = gather(m->covariances[static_cast<std::size_t>(diagonal(k))]);
+      }
+      if (!is_t) {
+        r.covariance.resize(static_cast<Eigen::Index>(m->covariances.size()), n);
+        for (std::size_t k = 0; k < m->covariances.size(); ++k)
+          r.covariance.row(static_cast<Eigen::Index>(k)) = gather(m->covariances[k]);
+      }
       runs.push_back(std::move(r));
     }
     const glm::ContrastResult fx = glm::fixed_effects(runs);
@@ -624,9 +657,13 @@ private:
       e["stat"] = stat;
       io::write_nifti(out(ents, bids::Output::statmap, e), v);
     };
-    write("effect", fx.effect_row(0));
-    write("variance", fx.variance.row(0).transpose());
-    write("t", fx.stat);
+    if (is_t) {
+      write("effect", fx.effect_row(0));
+      write("variance", fx.variance.row(0).transpose());
+      write("t", fx.stat);
+    } else {
+      write("F", fx.stat);
+    }
     write("z", fx.z);
     write("p", fx.p);
   }

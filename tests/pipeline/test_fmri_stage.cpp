@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -173,6 +174,61 @@ void expect_template_maps() {
   EXPECT_GT(finite, 10000);
   EXPECT_LT(finite, static_cast<std::int64_t>(effect.size()));
   EXPECT_GT(nonzero, finite / 2);
+
+  // The F contrast "anticipation" (rows: gain - neutral, loss - neutral) in template space, from the
+  // run's warped effects and q x q covariance. One run per subject here, so the fixed effects are
+  // that run's: 2F = e'V^-1 e >= e_i^2 / V_ii = t_i^2 for each row's own t map (Cauchy-Schwarz),
+  // with equality only where the other row adds nothing; F, z and p only (no effect map).
+  const auto map = [&](const std::string& contrast, const std::string& stat) {
+    return io::read_nifti(g_root / "out" / "sub-01" / "func" /
+                          ("sub-01_task-mid_space-MNIColin27_res-2_contrast-" + contrast + "_stat-" + stat +
+                           "_desc-fixedeffects_statmap.nii.gz"));
+  };
+  const Volume f = map("anticipation", "F"), p = map("anticipation", "p");
+  const Volume t_gain = map("gainVsNeutral", "t"), t_loss = map("lossVsNeutral", "t");
+  EXPECT_FALSE(fs::exists(g_root / "out" / "sub-01" / "func" /
+                          "sub-01_task-mid_space-MNIColin27_res-2_contrast-anticipation_stat-effect_desc-"
+                          "fixedeffects_statmap.nii.gz"));
+  // The rows' covariance counts: both contrasts subtract the neutral condition, so their effects
+  // correlate positively (rho > 0) and 2F = (t1^2 + t2^2 - 2 rho t1 t2) / (1 - rho^2) is below
+  // t1^2 + t2^2 where the t's agree in sign and above it where they disagree (equal to it if the
+  // off-diagonal were dropped).
+  std::int64_t same = 0, same_below = 0, opposite = 0, opposite_above = 0;
+  std::int64_t both = 0, below = 0, above = 0, bad_p = 0, f_only = 0;
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    const bool have_t = std::isfinite(t_gain.data()[i]) && std::isfinite(t_loss.data()[i]);
+    if (!have_t) {
+      f_only += std::isfinite(f.data()[i]);
+      continue;
+    }
+    ++both;
+    const double two_f = 2.0 * f.data()[i];
+    const double t2 = std::max(std::pow(t_gain.data()[i], 2), std::pow(t_loss.data()[i], 2));
+    below += !(two_f >= t2 * (1.0 - 1e-4) - 1e-4);
+    above += two_f > 1.05 * t2 + 0.1;
+    bad_p += !(p.data()[i] >= 0.0f && p.data()[i] <= 1.0f);
+    const double t1 = t_gain.data()[i], t2_ = t_loss.data()[i], sum = t1 * t1 + t2_ * t2_;
+    if (std::min(std::abs(t1), std::abs(t2_)) > 1.0) {
+      if (t1 * t2_ > 0) {
+        ++same;
+        same_below += two_f < 0.98 * sum;
+      } else {
+        ++opposite;
+        opposite_above += two_f > 1.02 * sum;
+      }
+    }
+  }
+  std::printf("F vs t in template space: %ld voxels; same sign %ld (below %ld), opposite %ld (above %ld)\n",
+              static_cast<long>(both), static_cast<long>(same), static_cast<long>(same_below),
+              static_cast<long>(opposite), static_cast<long>(opposite_above));
+  EXPECT_GT(same, 1000);
+  EXPECT_GT(same_below, same * 95 / 100);
+  EXPECT_EQ(opposite_above, opposite);
+  EXPECT_EQ(both, finite); // F is defined exactly where the t maps are
+  EXPECT_EQ(f_only, 0);
+  EXPECT_EQ(below, 0) << "voxels where 2F < max(t_gain^2, t_loss^2)";
+  EXPECT_GT(above, both / 10) << "the second row should add to F in many voxels";
+  EXPECT_EQ(bad_p, 0);
 }
 
 // One process runs the participant level once (ctest runs every test in its own process, and a run
