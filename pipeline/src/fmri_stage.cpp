@@ -607,7 +607,7 @@ private:
     const std::int64_t nv = grid.voxel_count();
     const bool is_t = maps.front()->kind == glm::StatKind::t;
     const auto q = static_cast<Eigen::Index>(maps.front()->effects.size());
-    auto diagonal = [&](Eigen::Index i) { return is_t ? 0 : i * q - i * (i - 1) / 2; }; // packed (i, i)
+    auto diagonal = [&](Eigen::Index i) { return is_t ? 0 : glm::packed_row(i, i, q); }; // variance of row i
     // Voxels every run covers: finite effects and positive variances in each.
     std::vector<std::int64_t> inside;
     for (std::int64_t i = 0; i < nv; ++i) {

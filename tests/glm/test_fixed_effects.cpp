@@ -306,3 +306,18 @@ TEST(FixedEffectsF, ZeroVarianceAndBadInput) {
   expect_error({c, f_run(e, v, 50)}, "run 2 has 1 series, run 1 has 2");
   expect_error({g::contrast(g::fit(y, d, ols()), "a"), c}, "an F contrast, run 1 a t");
 }
+
+// packed_row addresses ContrastResult::covariance as covariance_at unpacks it (q = 1..4, both orders).
+TEST(FixedEffectsF, PackedRowMatchesCovarianceAt) {
+  for (Index q = 1; q <= 4; ++q) {
+    g::ContrastResult c;
+    c.kind = g::StatKind::F;
+    c.effect = Eigen::MatrixXd::Zero(q, 1);
+    c.covariance.resize(q * (q + 1) / 2, 1);
+    for (Index k = 0; k < c.covariance.rows(); ++k) c.covariance(k, 0) = static_cast<double>(k + 1);
+    const Eigen::MatrixXd m = c.covariance_at(0);
+    for (Index i = 0; i < q; ++i)
+      for (Index j = 0; j < q; ++j)
+        EXPECT_EQ(c.covariance(g::packed_row(i, j, q), 0), m(i, j)) << q << i << j;
+  }
+}

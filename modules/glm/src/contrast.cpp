@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <map>
+#include <utility>
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -266,6 +267,11 @@ ContrastResult fixed_effects_f(const std::vector<ContrastResult>& runs) {
 }
 
 } // namespace
+
+Eigen::Index packed_row(Eigen::Index i, Eigen::Index j, Eigen::Index q) {
+  if (i > j) std::swap(i, j);
+  return i * q - i * (i - 1) / 2 + (j - i); // rows 0..i-1 hold q, q-1, .. elements
+}
 
 Eigen::MatrixXd ContrastResult::covariance_at(Eigen::Index v) const {
   const Index q = effect.rows();

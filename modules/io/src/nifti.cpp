@@ -592,6 +592,8 @@ RawVoxels read_raw_voxels(const NiftiHeader& h, const detail::MappedFile* file, 
   return raw;
 }
 
+// Whether read values are stored * scl_slope + scl_inter (the header check already turned a zero or
+// non-finite slope into 0: no scaling).
 bool scales(const NiftiHeader& h) {
   return h.scl_slope != 0.0 && !(h.scl_slope == 1.0 && h.scl_inter == 0.0);
 }
@@ -645,8 +647,7 @@ Int16Samples read_nifti_int16(const NiftiHeader& h, const ReadOptions& options) 
     if (h.byte_swapped) {
       auto* p = reinterpret_cast<std::uint16_t*>(raw.storage.data() + raw.data_start);
       tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, 1 << 16), [&](const auto& r) {
-        for (std::size_t i = r.begin(); i != r.end(); ++i)
-          p[i] = static_cast<std::uint16_t>((p[i] >> 8) | (p[i] << 8));
+        for (std::size_t i = r.begin(); i != r.end(); ++i) p[i] = __builtin_bswap16(p[i]);
       });
     }
     out.storage = std::move(raw.storage);
@@ -999,8 +1000,7 @@ void NiftiVolumeReader::read(std::int64_t count, std::span<float> out) {
       m.take(dst, bytes);
     convert_to_float(m.h.datatype, dst, n, m.h.byte_swapped && m.h.bytes_per_voxel > 1);
     if (!wide.empty()) std::memcpy(out.data(), wide.data(), n * sizeof(float));
-    if (m.h.scl_slope != 0.0 && std::isfinite(m.h.scl_slope) &&
-        !(m.h.scl_slope == 1.0 && m.h.scl_inter == 0.0))
+    if (scales(m.h))
       for (std::size_t i = 0; i < n; ++i)
         out[i] = static_cast<float>(static_cast<double>(out[i]) * m.h.scl_slope + m.h.scl_inter);
     m.next += count;

@@ -39,6 +39,9 @@ struct ContrastResult {
   Eigen::MatrixXd covariance_at(Eigen::Index v) const;
 };
 
+// The row of element (i, j) (either order) of a q x q covariance in ContrastResult::covariance.
+Eigen::Index packed_row(Eigen::Index i, Eigen::Index j, Eigen::Index q);
+
 ContrastResult contrast(const FirstLevelFit& fit, const std::string& expression);
 ContrastResult contrast(const FirstLevelFit& fit, const std::vector<std::string>& f_rows); // F
 ContrastResult contrast_t(const FirstLevelFit& fit, const Eigen::VectorXd& weights);
