@@ -6,7 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "config_fmri.hpp"
-#include "pet_stage.hpp"
+#include "rewardpath/pipeline/pet_stage.hpp"
 #include "rewardpath/core/error.hpp"
 
 namespace rewardpath::pipeline {

@@ -7,7 +7,7 @@
 #include "rewardpath/io/json.hpp"
 #include "rewardpath/io/tsv.hpp"
 #include "rewardpath/pipeline/config.hpp"
-#include "subject_plan.hpp"
+#include "rewardpath/pipeline/subject_plan.hpp"
 
 namespace rewardpath::pipeline {
 

@@ -1,4 +1,4 @@
-#include "fmri_stage.hpp"
+#include "rewardpath/pipeline/fmri_stage.hpp"
 
 #include <spdlog/spdlog.h>
 #include <tbb/parallel_for_each.h>

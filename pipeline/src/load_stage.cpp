@@ -1,4 +1,4 @@
-#include "load_stage.hpp"
+#include "rewardpath/pipeline/load_stage.hpp"
 
 #include <spdlog/spdlog.h>
 #include <tbb/blocked_range.h>

@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "pet_stage.hpp"
+#include "rewardpath/pipeline/pet_stage.hpp"
 #include "rewardpath/core/error.hpp"
 
 namespace rewardpath::pipeline {

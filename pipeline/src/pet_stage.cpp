@@ -1,4 +1,4 @@
-#include "pet_stage.hpp"
+#include "rewardpath/pipeline/pet_stage.hpp"
 
 #include <spdlog/spdlog.h>
 #include <tbb/parallel_for.h>

@@ -1,4 +1,4 @@
-#include "registration_stage.hpp"
+#include "rewardpath/pipeline/registration_stage.hpp"
 
 #include <spdlog/spdlog.h>
 

@@ -1,4 +1,4 @@
-#include "run_storage.hpp"
+#include "rewardpath/pipeline/run_storage.hpp"
 
 #include <spdlog/spdlog.h>
 

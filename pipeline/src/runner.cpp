@@ -10,10 +10,10 @@
 #include <numeric>
 #include <optional>
 
-#include "fmri_stage.hpp"
-#include "load_stage.hpp"
-#include "pet_stage.hpp"
-#include "registration_stage.hpp"
+#include "rewardpath/pipeline/fmri_stage.hpp"
+#include "rewardpath/pipeline/load_stage.hpp"
+#include "rewardpath/pipeline/pet_stage.hpp"
+#include "rewardpath/pipeline/registration_stage.hpp"
 #include "rewardpath/bids/dataset.hpp"
 #include "rewardpath/bids/derivatives.hpp"
 #include "rewardpath/core/atomic_file.hpp"
@@ -22,7 +22,7 @@
 #include "rewardpath/core/log.hpp"
 #include "rewardpath/core/provenance.hpp"
 #include "rewardpath/pipeline/config.hpp"
-#include "subject_plan.hpp"
+#include "rewardpath/pipeline/subject_plan.hpp"
 
 namespace rewardpath::pipeline {
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-#include "subject_plan.hpp"
+#include "rewardpath/pipeline/subject_plan.hpp"
 
 #include <spdlog/spdlog.h>
 

@@ -9,7 +9,7 @@
 #include "rewardpath/atlas/atlas.hpp"
 #include "rewardpath/core/volume.hpp"
 #include "rewardpath/pipeline/config.hpp"
-#include "subject_plan.hpp"
+#include "rewardpath/pipeline/subject_plan.hpp"
 
 namespace rewardpath::pipeline {
 

@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <vector>
 
-#include "registration_stage.hpp"
+#include "rewardpath/pipeline/registration_stage.hpp"
 #include "rewardpath/pipeline/config.hpp"
-#include "run_storage.hpp"
-#include "subject_plan.hpp"
+#include "rewardpath/pipeline/run_storage.hpp"
+#include "rewardpath/pipeline/subject_plan.hpp"
 
 namespace rewardpath::pipeline {
 

@@ -13,7 +13,7 @@
 #include "rewardpath/core/volume.hpp"
 #include "rewardpath/io/json.hpp"
 #include "rewardpath/pipeline/config.hpp"
-#include "subject_plan.hpp"
+#include "rewardpath/pipeline/subject_plan.hpp"
 
 namespace rewardpath::pipeline {
 

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "subject_plan.hpp"
+#include "rewardpath/pipeline/subject_plan.hpp"
 
 namespace rewardpath::pipeline {
 
