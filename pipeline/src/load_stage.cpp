@@ -124,12 +124,12 @@ void write_image_with_sidecar(const fs::path& path, const Volume& v, const io::J
 
 } // namespace
 
-std::vector<fs::path> run_load_stage(const SubjectPlan& plan, const fs::path& bids_dir,
-                                     const fs::path& out_dir) {
-  std::vector<fs::path> outputs;
+LoadResult run_load_stage(const SubjectPlan& plan, const fs::path& bids_dir, const fs::path& out_dir) {
+  LoadResult result;
+  std::vector<fs::path>& outputs = result.outputs;
   for (const auto& in : plan.bold) {
     with_context(in.run.image.string(), [&] {
-      const TemporalStats stats = temporal_stats(in.header, {});
+      TemporalStats stats = temporal_stats(in.header, {});
       const auto mask = global_mean_mask(stats.mean);
       std::vector<double> tsnr;
       double signal = 0.0;
@@ -164,11 +164,12 @@ std::vector<fs::path> run_load_stage(const SubjectPlan& plan, const fs::path& bi
           bids::derivative_path(out_dir, in.run.entities, bids::Output::bold_summary);
       io::write_json(summary_path, summary);
       outputs.push_back(summary_path);
+      result.bold_means.push_back(std::move(stats.mean));
     });
   }
   for (const auto& in : plan.pet) {
     with_context(in.run.image.string(), [&] {
-      const TemporalStats stats = temporal_stats(in.header, in.metadata.frame_duration_s);
+      TemporalStats stats = temporal_stats(in.header, in.metadata.frame_duration_s);
       const fs::path mean_path = bids::derivative_path(out_dir, in.run.entities, bids::Output::mean_pet);
       write_image_with_sidecar(
           mean_path, stats.mean,
@@ -189,9 +190,10 @@ std::vector<fs::path> run_load_stage(const SubjectPlan& plan, const fs::path& bi
           bids::derivative_path(out_dir, in.run.entities, bids::Output::pet_summary);
       io::write_json(summary_path, summary);
       outputs.push_back(summary_path);
+      result.pet_means.push_back(std::move(stats.mean));
     });
   }
-  return outputs;
+  return result;
 }
 
 } // namespace rewardpath::pipeline

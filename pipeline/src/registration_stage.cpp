@@ -151,10 +151,11 @@ struct SubjectRegistration {
     return path;
   }
 
-  void atlas_outputs(const bids::Entities& source, const std::string& space, const Grid& grid,
-                     const reg::Transform& to_template) {
+  // Writes the atlas in the run's space (labels, their table, fractions) and returns the labels.
+  Volume atlas_outputs(const bids::Entities& source, const std::string& space, const Grid& grid,
+                       const reg::Transform& to_template) {
     const std::map<std::string, std::string> ents{{"space", space}, {"atlas", res.atlas_name}};
-    const Volume labels = reg::warp_labels_nearest(res.atlas.labels, grid, to_template);
+    Volume labels = reg::warp_labels_nearest(res.atlas.labels, grid, to_template);
     int max_index = 0;
     for (const auto& roi : res.atlas.rois) max_index = std::max(max_index, roi.index);
     const fs::path dseg = bids::derivative_path(out_dir, source, bids::Output::dseg, ents);
@@ -165,7 +166,7 @@ struct SubjectRegistration {
     const fs::path tsv = bids::derivative_path(out_dir, source, bids::Output::dseg_table, ents);
     io::write_tsv(tsv, label_table(res.atlas, labels));
     outputs.push_back(tsv);
-    if (!config.fractional_weights) return;
+    if (!config.fractional_weights) return labels;
     std::vector<int> indices;
     for (const auto& roi : res.atlas.rois) indices.push_back(roi.index);
     const auto weights = reg::warp_labels_fractional(res.atlas.labels, indices, grid, to_template);
@@ -177,12 +178,14 @@ struct SubjectRegistration {
     io::write_nifti(prob, stack,
                     {io::StoredType::float32, 6, "atlas-" + res.atlas_name + " ROI fractions", ""});
     outputs.push_back(prob);
+    return labels;
   }
 
   // A BOLD/PET mean: rigid to the T1w and composed onto T1w -> template, or to the template.
-  void run(const bids::Entities& source, const fs::path& mean_path, const std::string& space,
-           const Volume* t1w, const reg::Transform* t1w_to_template) {
-    Volume mean = io::read_nifti(mean_path, io::Expect::volume3d);
+  RunRegistration run(const bids::Entities& source, const Volume& run_mean, const std::string& space,
+                      const Volume* t1w, const reg::Transform* t1w_to_template) {
+    Volume mean(run_mean.grid(), 1); // a copy in the run's space (the transform's from/to names)
+    std::copy_n(run_mean.data(), mean.size(), mean.data());
     mean.grid().space = space;
     reg::Transform to_template;
     fs::path xfm;
@@ -192,7 +195,7 @@ struct SubjectRegistration {
     if (t1w) {
       p = coregistration_params();
       what = space + " -> T1w";
-      r = with_context("registering the " + space + " mean " + mean_path.filename().string() + " to the T1w",
+      r = with_context("registering the run's " + space + " mean to the T1w",
                        [&] { return reg::register_images(mean, *t1w, p); });
       xfm = xfm_path(source, "T1w", space);
       write_xfm(xfm, r.transform);
@@ -200,8 +203,7 @@ struct SubjectRegistration {
     } else {
       p = template_params(parse_model(config.model), mean.grid());
       what = space + " -> " + res.template_space;
-      r = with_context("registering the " + space + " mean " + mean_path.filename().string() +
-                           " to the template (no T1w)",
+      r = with_context("registering the run's " + space + " mean to the template (no T1w)",
                        [&] { return reg::register_images(mean, res.registration_template, p); });
       to_template = r.transform;
     }
@@ -209,7 +211,8 @@ struct SubjectRegistration {
     write_xfm(composed, to_template);
     if (!t1w) xfm = composed;
     record(what, r, p, xfm, figure(source, space, mean, to_template));
-    atlas_outputs(source, space, mean.grid(), to_template);
+    Volume labels = atlas_outputs(source, space, mean.grid(), to_template);
+    return {std::move(to_template), std::move(labels)};
   }
 };
 
@@ -258,8 +261,9 @@ RegistrationResources load_registration_resources(const RegistrationConfig& conf
   });
 }
 
-std::vector<fs::path> run_registration_stage(const SubjectPlan& plan, const RegistrationResources& res,
-                                             const RegistrationConfig& config, const fs::path& out_dir) {
+RegistrationResult run_registration_stage(const SubjectPlan& plan, const RunMeans& means,
+                                          const RegistrationResources& res, const RegistrationConfig& config,
+                                          const fs::path& out_dir) {
   SubjectRegistration s{plan, res, config, out_dir};
   std::optional<Volume> t1w;
   std::optional<reg::Transform> t1w_to_template;
@@ -292,22 +296,14 @@ std::vector<fs::path> run_registration_stage(const SubjectPlan& plan, const Regi
   }
   const Volume* t1 = t1w ? &*t1w : nullptr;
   const reg::Transform* t1_xfm = t1w_to_template ? &*t1w_to_template : nullptr;
-  for (const auto& in : plan.bold)
-    with_context(in.run.image.string(), [&] {
-      s.run(in.run.entities, bids::derivative_path(out_dir, in.run.entities, bids::Output::mean_bold), "bold",
-            t1, t1_xfm);
+  RegistrationResult result;
+  for (std::size_t i = 0; i < plan.bold.size(); ++i)
+    with_context(plan.bold[i].run.image.string(), [&] {
+      result.bold.push_back(s.run(plan.bold[i].run.entities, means.bold.at(i), "bold", t1, t1_xfm));
     });
-  for (const auto& in : plan.pet)
-    with_context(in.run.image.string(), [&] {
-      // The PET stage's realigned mean when this run wrote it (newer than the load stage's mean): the
-      // atlas then lands in the realigned frames' space.
-      fs::path mean = bids::derivative_path(out_dir, in.run.entities, bids::Output::mean_pet);
-      const fs::path realigned =
-          bids::derivative_path(out_dir, in.run.entities, bids::Output::mean_pet_realigned);
-      std::error_code ec;
-      if (fs::exists(realigned, ec) && fs::last_write_time(realigned, ec) >= fs::last_write_time(mean, ec))
-        mean = realigned;
-      s.run(in.run.entities, mean, "pet", t1, t1_xfm);
+  for (std::size_t i = 0; i < plan.pet.size(); ++i)
+    with_context(plan.pet[i].run.image.string(), [&] {
+      result.pet.push_back(s.run(plan.pet[i].run.entities, means.pet.at(i), "pet", t1, t1_xfm));
     });
 
   bids::Entities subject;
@@ -327,7 +323,8 @@ std::vector<fs::path> run_registration_stage(const SubjectPlan& plan, const Regi
       throw Error(msg + "; set \"registration\": {\"on_qc_flag\": \"continue\"} to keep such subjects");
     spdlog::warn("sub-{}: {}", plan.label, msg);
   }
-  return s.outputs;
+  result.outputs = std::move(s.outputs);
+  return result;
 }
 
 } // namespace rewardpath::pipeline

@@ -21,6 +21,7 @@
 #include "rewardpath/core/error.hpp"
 #include "rewardpath/core/log.hpp"
 #include "rewardpath/core/provenance.hpp"
+#include "rewardpath/io/nifti.hpp"
 #include "rewardpath/pipeline/config.hpp"
 #include "rewardpath/pipeline/subject_plan.hpp"
 
@@ -129,6 +130,119 @@ io::Json RunSummary::to_json() const {
           {"finished", utc_now_iso8601()}};
 }
 
+namespace {
+
+void append(std::vector<fs::path>& to, std::vector<fs::path> more) {
+  to.insert(to.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+}
+
+// Everything a subject's stages share: loaded once per run, read-only while subjects run.
+struct RunContext {
+  const RunParams& params;
+  const Config& config;
+  const std::optional<RegistrationResources>& registration;
+  RunStorage storage;
+};
+
+// One subject's stages in order, each handing the next its values (means, frames, transforms,
+// labels); returns the files written.
+std::vector<fs::path> run_stages(const SubjectPlan& plan, const RunContext& ctx) {
+  const Config& config = ctx.config;
+  const fs::path& out_dir = ctx.params.out_dir;
+  LoadResult load = run_load_stage(plan, ctx.params.bids_dir, out_dir);
+  std::vector<fs::path> outputs = std::move(load.outputs);
+  PetFrames pet_frames; // PET: realign before registration, which then uses the realigned means
+  if (config.pet.enabled) {
+    append(outputs, run_pet_realign_stage(plan, config.pet, out_dir, pet_frames));
+    if (config.pet.realign)
+      for (std::size_t i = 0; i < plan.pet.size(); ++i)
+        load.pet_means[i] = io::read_nifti(
+            bids::derivative_path(out_dir, plan.pet[i].run.entities, bids::Output::mean_pet_realigned),
+            io::Expect::volume3d);
+  }
+  if (!ctx.registration) {
+    append(outputs, run_fmri_stage(plan, config, nullptr, out_dir, ctx.storage));
+    return outputs;
+  }
+  RegistrationResult reg = run_registration_stage(plan, {load.bold_means, load.pet_means}, *ctx.registration,
+                                                  config.registration, out_dir);
+  append(outputs, std::move(reg.outputs));
+  if (config.pet.enabled)
+    append(outputs, run_pet_model_stage(plan, config.pet, pet_frames, ctx.registration->atlas_name, out_dir));
+  const RegisteredRuns bold{*ctx.registration, reg.bold};
+  append(outputs, run_fmri_stage(plan, config, &bold, out_dir, ctx.storage));
+  return outputs;
+}
+
+Provenance subject_provenance(const SubjectPlan& plan, const RunContext& ctx, int threads) {
+  Provenance prov;
+  prov.command_line = ctx.params.command_line;
+  prov.config = ctx.config.source;
+  prov.config.erase("group"); // group analyses do not change participant-level outputs
+  for (const auto& f : plan.inputs) prov.inputs.push_back(describe_input(f));
+  if (ctx.registration)
+    for (const auto& f : ctx.registration->inputs) prov.inputs.push_back(describe_input(f));
+  prov.threads = threads;
+  return prov;
+}
+
+// Runs one subject unless its outputs are current; its provenance record, written last, marks it
+// complete. A failure is recorded in `outcome` (and the record removed), never thrown.
+void run_subject(const SubjectPlan& plan, const RunContext& ctx, MemoryGate& gate, int threads,
+                 SubjectOutcome& outcome) {
+  const auto ts = Clock::now();
+  Provenance prov = subject_provenance(plan, ctx, threads);
+  const fs::path prov_file = provenance_path(ctx.params.out_dir, plan.label);
+  try {
+    if (!ctx.params.force && outputs_current(prov_file, prov.digest())) {
+      outcome.status = SubjectStatus::up_to_date;
+      spdlog::info("sub-{}: outputs are current, skipped (use --force to recompute)", plan.label);
+    } else {
+      MemoryReservation reservation(gate, plan.memory_bytes);
+      spdlog::info("sub-{}: started", plan.label);
+      prov.started = utc_now_iso8601();
+      remove_stale_temporaries(ctx.params.out_dir / ("sub-" + plan.label));
+      outcome.outputs = with_context("sub-" + plan.label, [&] { return run_stages(plan, ctx); });
+      prov.finished = utc_now_iso8601();
+      io::Json record = prov.to_json();
+      record["Status"] = "completed";
+      record["Outputs"] = io::Json::array();
+      for (const auto& o : outcome.outputs)
+        record["Outputs"].push_back(fs::relative(o, ctx.params.out_dir).string());
+      io::write_json(prov_file, record); // written last: its presence marks the subject complete
+      outcome.status = SubjectStatus::completed;
+      spdlog::info("sub-{}: completed in {:.1f} s", plan.label, seconds_since(ts));
+    }
+  } catch (const std::exception& e) {
+    outcome.status = SubjectStatus::failed;
+    outcome.error = e.what();
+    std::error_code ec;
+    fs::remove(prov_file, ec); // outputs of an earlier run no longer count as complete
+    spdlog::error("{}", e.what());
+  }
+  outcome.seconds = seconds_since(ts);
+}
+
+// Validates every subject single-threaded before any heavy work (header first, no voxel reads); a
+// subject that fails gets its error in the summary and no plan.
+std::vector<std::optional<SubjectPlan>> plan_subjects(const bids::Dataset& dataset, const Config& config,
+                                                      RunSummary& summary) {
+  std::vector<std::optional<SubjectPlan>> plans(summary.subjects.size());
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    const std::string& label = summary.subjects[i].label;
+    try {
+      plans[i] = with_context("sub-" + label,
+                              [&] { return plan_subject(dataset, *dataset.find_subject(label), config); });
+    } catch (const Error& e) {
+      summary.subjects[i].error = e.what();
+      spdlog::error("{}", e.what());
+    }
+  }
+  return plans;
+}
+
+} // namespace
+
 RunSummary run_participant_level(const RunParams& params) {
   const auto t0 = Clock::now();
   check_directories(params);
@@ -144,20 +258,8 @@ RunSummary run_participant_level(const RunParams& params) {
   summary.threads = budget.threads;
   summary.mem_budget_gb = static_cast<double>(budget.memory_bytes) / (1024.0 * 1024.0 * 1024.0);
   summary.subjects.resize(labels.size());
-
-  // Validate everything single-threaded before any heavy work (header first, no voxel reads).
-  std::vector<std::optional<SubjectPlan>> plans(labels.size());
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    summary.subjects[i].label = labels[i];
-    try {
-      plans[i] = with_context("sub-" + labels[i], [&] {
-        return plan_subject(dataset, *dataset.find_subject(labels[i]), config);
-      });
-    } catch (const Error& e) {
-      summary.subjects[i].error = e.what();
-      spdlog::error("{}", e.what());
-    }
-  }
+  for (std::size_t i = 0; i < labels.size(); ++i) summary.subjects[i].label = labels[i];
+  const auto plans = plan_subjects(dataset, config, summary);
   spdlog::info(
       "{} of {} subject(s) passed input validation; running on {} thread(s), memory budget {:.1f} GB",
       std::count_if(plans.begin(), plans.end(), [](const auto& p) { return p.has_value(); }), labels.size(),
@@ -166,82 +268,18 @@ RunSummary run_participant_level(const RunParams& params) {
   // Atlas and template: loaded once, before subjects start (a bad user atlas stops the run here).
   std::optional<RegistrationResources> registration;
   if (config.registration.enabled) registration.emplace(load_registration_resources(config.registration));
+  const RunContext ctx{
+      params, config, registration,
+      RunStorage{budget.memory_bytes, params.scratch_dir.empty() ? params.out_dir : params.scratch_dir}};
 
   MemoryGate gate(budget.memory_bytes);
-  const RunStorage storage{budget.memory_bytes,
-                           params.scratch_dir.empty() ? params.out_dir : params.scratch_dir};
   log::Progress progress("subjects", static_cast<std::int64_t>(labels.size()));
   std::vector<std::size_t> order(labels.size());
   std::iota(order.begin(), order.end(), 0);
   tbb::task_arena arena(budget.threads);
   arena.execute([&] {
     tbb::parallel_for_each(order.begin(), order.end(), [&](std::size_t i) {
-      SubjectOutcome& outcome = summary.subjects[i];
-      const auto ts = Clock::now();
-      if (!plans[i]) {
-        progress.advance();
-        return;
-      }
-      const SubjectPlan& plan = *plans[i];
-      Provenance prov;
-      prov.command_line = params.command_line;
-      prov.config = config.source;
-      prov.config.erase("group"); // group analyses do not change participant-level outputs
-      for (const auto& f : plan.inputs) prov.inputs.push_back(describe_input(f));
-      if (registration)
-        for (const auto& f : registration->inputs) prov.inputs.push_back(describe_input(f));
-      prov.threads = budget.threads;
-      const fs::path prov_file = provenance_path(params.out_dir, plan.label);
-      try {
-        if (!params.force && outputs_current(prov_file, prov.digest())) {
-          outcome.status = SubjectStatus::up_to_date;
-          spdlog::info("sub-{}: outputs are current, skipped (use --force to recompute)", plan.label);
-        } else {
-          MemoryReservation reservation(gate, plan.memory_bytes);
-          spdlog::info("sub-{}: started", plan.label);
-          prov.started = utc_now_iso8601();
-          remove_stale_temporaries(params.out_dir / ("sub-" + plan.label));
-          outcome.outputs = with_context("sub-" + plan.label, [&] {
-            auto outputs = run_load_stage(plan, params.bids_dir, params.out_dir);
-            PetFrames pet_frames; // PET: realign before registration (which then uses the realigned mean)
-            if (config.pet.enabled) {
-              auto more = run_pet_realign_stage(plan, config.pet, params.out_dir, pet_frames);
-              outputs.insert(outputs.end(), more.begin(), more.end());
-            }
-            if (registration) {
-              auto more = run_registration_stage(plan, *registration, config.registration, params.out_dir);
-              outputs.insert(outputs.end(), more.begin(), more.end());
-            }
-            if (config.pet.enabled && registration) {
-              auto more =
-                  run_pet_model_stage(plan, config.pet, pet_frames, registration->atlas_name, params.out_dir);
-              outputs.insert(outputs.end(), more.begin(), more.end());
-            }
-            {
-              auto more = run_fmri_stage(plan, config, registration ? &*registration : nullptr,
-                                         params.bids_dir, params.out_dir, storage);
-              outputs.insert(outputs.end(), more.begin(), more.end());
-            }
-            return outputs;
-          });
-          prov.finished = utc_now_iso8601();
-          io::Json record = prov.to_json();
-          record["Status"] = "completed";
-          record["Outputs"] = io::Json::array();
-          for (const auto& o : outcome.outputs)
-            record["Outputs"].push_back(fs::relative(o, params.out_dir).string());
-          io::write_json(prov_file, record); // written last: its presence marks the subject complete
-          outcome.status = SubjectStatus::completed;
-          spdlog::info("sub-{}: completed in {:.1f} s", plan.label, seconds_since(ts));
-        }
-      } catch (const std::exception& e) {
-        outcome.status = SubjectStatus::failed;
-        outcome.error = e.what();
-        std::error_code ec;
-        fs::remove(prov_file, ec); // outputs of an earlier run no longer count as complete
-        spdlog::error("{}", e.what());
-      }
-      outcome.seconds = seconds_since(ts);
+      if (plans[i]) run_subject(*plans[i], ctx, gate, budget.threads, summary.subjects[i]);
       progress.advance();
     });
   });

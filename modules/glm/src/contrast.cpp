@@ -27,6 +27,7 @@ std::string join(const std::vector<std::string>& v) {
 struct Parser {
   const std::string& s;
   const std::vector<std::string>& columns;
+  std::vector<std::string>* names_seen = nullptr; // set: collect the names, match no column
   std::size_t i = 0;
 
   [[noreturn]] void fail(const std::string& what) const {
@@ -57,13 +58,17 @@ struct Parser {
     return s.substr(b, i - b);
   }
   int column_of(const std::string& n) const {
+    if (names_seen) {
+      names_seen->push_back(n);
+      return 0;
+    }
     for (std::size_t j = 0; j < columns.size(); ++j)
       if (columns[j] == n) return static_cast<int>(j);
     throw Error("contrast '" + s + "': no design column '" + n + "'; columns are: " + join(columns));
   }
 
   VectorXd parse() {
-    VectorXd w = VectorXd::Zero(static_cast<Index>(columns.size()));
+    VectorXd w = VectorXd::Zero(static_cast<Index>(names_seen ? 1 : columns.size()));
     skip();
     if (i >= s.size()) fail("empty expression");
     bool first = true;
@@ -283,6 +288,14 @@ Eigen::MatrixXd ContrastResult::covariance_at(Eigen::Index v) const {
 Eigen::VectorXd parse_contrast(const std::string& expression, const std::vector<std::string>& columns) {
   Parser p{expression, columns};
   return p.parse();
+}
+
+std::vector<std::string> contrast_column_names(const std::string& expression) {
+  static const std::vector<std::string> none;
+  std::vector<std::string> names;
+  Parser p{expression, none, &names};
+  p.parse();
+  return names;
 }
 
 ContrastResult contrast_t(const FirstLevelFit& fit, const Eigen::VectorXd& w) {

@@ -140,32 +140,34 @@ struct Plan {
   std::vector<std::int64_t> chunk_begin; // into `fitted`, chunks.size() + 1 entries
 };
 
-// The voxel-chunk engine (whole series of a chunk in double): used for arp, which needs two
-// passes over the data; ols and ar1 go through fit_time_blocked.
-class Engine {
-public:
-  Engine(const Design& d, const FitParams& prm) : prm_(prm) {
-    x_ = d.matrix;
-    n_ = x_.rows();
-    k_ = x_.cols();
-    if (n_ <= k_)
-      throw Error("design has " + std::to_string(k_) + " columns for " + std::to_string(n_) + " volumes");
-    check_full_rank(x_, d.columns);
-    pinv_ = x_.completeOrthogonalDecomposition().pseudoInverse();
-    p_ = prm.noise_model == NoiseModel::ols ? 0 : prm.noise_model == NoiseModel::ar1 ? 1 : prm.ar_order;
-    if (prm.noise_model == NoiseModel::arp && (p_ < 1 || p_ > 8))
-      throw Error("ar_order must be in 1..8, got " + std::to_string(p_));
-    lagged_ = lagged_products(x_, p_);
-    if (prm.noise_model != NoiseModel::ols) {
-      bias_ =
-          prm.ar_bias_correction ? autocovariance_bias_matrix(x_, p_) : MatrixXd::Identity(p_ + 1, p_ + 1);
-      bias_lu_ = bias_.partialPivLu();
-    }
-    scale_ = std::pow(10.0, prm.ar1_decimals);
-  }
+// The design checks every model needs: more volumes than columns, full rank.
+void check_design(const Design& d) {
+  if (d.rows() <= d.cols())
+    throw Error("design has " + std::to_string(d.cols()) + " columns for " + std::to_string(d.rows()) +
+                " volumes");
+  check_full_rank(d.matrix, d.columns);
+}
 
-  Index n() const { return n_; }
-  int p() const { return p_; }
+// The AR order a model prewhitens with: 0 for ols, 1 for ar1, ar_order (1..8) for arp.
+int ar_order_of(const FitParams& prm) {
+  if (prm.noise_model == NoiseModel::ols) return 0;
+  if (prm.noise_model == NoiseModel::ar1) return 1;
+  if (prm.ar_order < 1 || prm.ar_order > 8)
+    throw Error("ar_order must be in 1..8, got " + std::to_string(prm.ar_order));
+  return prm.ar_order;
+}
+
+// The voxel-chunk engine of the arp model (whole series of a chunk in double), which needs two
+// passes over the data: an estimation of every voxel's autocorrelations, smoothed in space, then
+// the fit. ols and ar1 read each sample once and go through fit_time_blocked.
+class ArpEngine {
+public:
+  ArpEngine(const Design& d, const FitParams& prm, const std::vector<MatrixXd>& lagged)
+      : x_(d.matrix), lagged_(lagged), n_(d.rows()), p_(ar_order_of(prm)) {
+    pinv_ = x_.completeOrthogonalDecomposition().pseudoInverse();
+    bias_ = prm.ar_bias_correction ? autocovariance_bias_matrix(x_, p_) : MatrixXd::Identity(p_ + 1, p_ + 1);
+    bias_lu_ = bias_.partialPivLu();
+  }
 
   // Gathers chunk c of the plan into y (n x m doubles).
   void load(const Source& src, const Plan& plan, std::size_t c, MatrixXd& y, std::vector<float>& buf) const {
@@ -222,46 +224,25 @@ public:
         for (Index t = l; t < n_; ++t) s += c[t] * c[t - l];
         a(l) = s;
       }
-      if (prm_.noise_model == NoiseModel::ar1) {
-        const VectorXd g = bias_lu_.solve(a);
-        double rho = g(0) > 0 ? g(1) / g(0) : 0.0;
-        rho = std::clamp(std::round(rho * scale_) / scale_, -0.99, 0.99);
-        est(0, first + v) = static_cast<float>(rho);
-      } else {
-        const VectorXd g = bias_lu_.solve(a);
-        for (int l = 1; l <= p_; ++l)
-          est(l - 1, first + v) = g(0) > 0 ? static_cast<float>(g(l) / g(0)) : 0.0f;
-      }
+      const VectorXd g = bias_lu_.solve(a);
+      for (int l = 1; l <= p_; ++l) est(l - 1, first + v) = g(0) > 0 ? static_cast<float>(g(l) / g(0)) : 0.0f;
     }
   }
 
   void solve(const MatrixXd& y, const Eigen::Ref<const Eigen::MatrixXf>& a, FirstLevelFit& out,
              Index first) const {
     const Index m = y.cols();
-    MatrixXd beta(k_, m);
-    if (p_ == 0) {
-      beta.noalias() = pinv_ * y;
-    } else {
-      MatrixXd yw = y;
-      whiten(yw, a);
-      std::vector<MatrixXd> g(static_cast<std::size_t>(p_ + 1));
-      for (int i = 0; i <= p_; ++i)
-        g[static_cast<std::size_t>(i)].noalias() = x_.topRows(n_ - i).transpose() * yw.bottomRows(n_ - i);
-      std::map<long, Eigen::LLT<MatrixXd>> cache;
-      for (Index v = 0; v < m; ++v) {
-        VectorXd rhs = g[0].col(v);
-        for (int i = 1; i <= p_; ++i)
-          rhs -= static_cast<double>(a(i - 1, v)) * g[static_cast<std::size_t>(i)].col(v);
-        if (prm_.noise_model == NoiseModel::ar1) {
-          const long key = std::lround(static_cast<double>(a(0, v)) * scale_);
-          auto it = cache.find(key);
-          if (it == cache.end())
-            it = cache.emplace(key, Eigen::LLT<MatrixXd>(whitened_xtx_from(lagged_, 1, a.col(v)))).first;
-          beta.col(v) = it->second.solve(rhs);
-        } else {
-          beta.col(v) = Eigen::LLT<MatrixXd>(whitened_xtx_from(lagged_, p_, a.col(v))).solve(rhs);
-        }
-      }
+    MatrixXd beta(x_.cols(), m);
+    MatrixXd yw = y;
+    whiten(yw, a);
+    std::vector<MatrixXd> g(static_cast<std::size_t>(p_ + 1));
+    for (int i = 0; i <= p_; ++i)
+      g[static_cast<std::size_t>(i)].noalias() = x_.topRows(n_ - i).transpose() * yw.bottomRows(n_ - i);
+    for (Index v = 0; v < m; ++v) {
+      VectorXd rhs = g[0].col(v);
+      for (int i = 1; i <= p_; ++i)
+        rhs -= static_cast<double>(a(i - 1, v)) * g[static_cast<std::size_t>(i)].col(v);
+      beta.col(v) = Eigen::LLT<MatrixXd>(whitened_xtx_from(lagged_, p_, a.col(v))).solve(rhs);
     }
     MatrixXd e = y;
     e.noalias() -= x_ * beta;
@@ -271,16 +252,12 @@ public:
     if (out.residual_acf.size() > 0) autocorrelations(e, out.residual_acf, first);
   }
 
-  const std::vector<MatrixXd>& lagged() const { return lagged_; }
-
 private:
-  FitParams prm_;
   MatrixXd x_, pinv_, bias_;
   Eigen::PartialPivLU<MatrixXd> bias_lu_;
-  std::vector<MatrixXd> lagged_;
-  Index n_ = 0, k_ = 0;
+  const std::vector<MatrixXd>& lagged_;
+  Index n_ = 0;
   int p_ = 0;
-  double scale_ = 100.0;
 };
 
 Plan make_plan(std::int64_t total, std::span<const std::uint8_t> mask, std::int64_t chunk) {
@@ -382,72 +359,44 @@ void fit_time_blocked(const Source& src, const Plan& plan, const Design& design,
       });
 }
 
-FirstLevelFit run(const Source& src, const Design& design, const FitParams& prm,
-                  const std::optional<Grid>& grid, std::span<const std::uint8_t> mask) {
-  if (src.times != design.rows())
-    throw Error("the run has " + std::to_string(src.times) + " volumes but the design has " +
-                std::to_string(design.rows()) + " rows");
-  if (prm.chunk_voxels < 1) throw Error("chunk_voxels must be >= 1");
-  const Engine eng(design, prm);
-  const Plan plan = make_plan(src.total, mask, prm.chunk_voxels);
+// arp: every voxel's autocorrelations (first pass), smoothed in space within the mask when the
+// series are voxels of a grid, Yule-Walker per voxel, then the prewhitened fit (second pass).
+void fit_arp(const Source& src, const Plan& plan, const Design& design, const FitParams& prm,
+             const std::optional<Grid>& grid, FirstLevelFit& out) {
+  const ArpEngine eng(design, prm, out.lagged_xtx);
+  const int p = out.ar_order;
   const auto V = static_cast<Index>(plan.fitted.size());
-  const auto k = design.cols();
-
-  FirstLevelFit out;
-  out.columns = design.columns;
-  out.design = design.matrix;
-  out.noise_model = prm.noise_model;
-  out.ar_order = eng.p();
-  out.dof = static_cast<double>(design.rows() - k);
-  out.beta.resize(k, V);
-  out.sigma2.resize(V);
-  out.ar = Eigen::MatrixXf::Zero(eng.p(), V);
-  if (prm.diagnostics) out.residual_acf = Eigen::MatrixXf::Zero(3, V);
-  out.lagged_xtx = eng.lagged();
-  out.grid = grid;
-  if (grid && !mask.empty()) out.voxel_index = plan.fitted;
-  if (grid && grid->voxel_count() != src.total)
-    throw Error("grid has " + std::to_string(grid->voxel_count()) + " voxels, the data " +
-                std::to_string(src.total));
-
   const std::size_t chunks = plan.chunk_begin.size() - 1;
-  const bool two_pass = prm.noise_model == NoiseModel::arp;
-  if (two_pass) {
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, chunks, 1),
-                      [&](const tbb::blocked_range<std::size_t>& r) {
-                        MatrixXd y;
-                        std::vector<float> buf;
-                        for (std::size_t c = r.begin(); c != r.end(); ++c) {
-                          eng.load(src, plan, c, y, buf);
-                          eng.estimate(y, out.ar, plan.chunk_begin[c]);
-                        }
-                      });
-    Eigen::MatrixXf rho = out.ar; // autocorrelations r_1..r_p
-    if (grid && prm.ar_smoothing_fwhm_mm > 0) {
-      const auto nvox = static_cast<std::size_t>(grid->voxel_count());
-      std::vector<float> w(nvox, 0.0f);
-      std::vector<std::vector<float>> maps(static_cast<std::size_t>(eng.p()), std::vector<float>(nvox, 0.0f));
-      for (Index v = 0; v < V; ++v) {
-        const auto g = static_cast<std::size_t>(plan.fitted[static_cast<std::size_t>(v)]);
-        w[g] = 1.0f;
-        for (int l = 0; l < eng.p(); ++l) maps[static_cast<std::size_t>(l)][g] = rho(l, v);
-      }
-      smooth_in_mask(maps, w, *grid, prm.ar_smoothing_fwhm_mm);
-      for (Index v = 0; v < V; ++v) {
-        const auto g = static_cast<std::size_t>(plan.fitted[static_cast<std::size_t>(v)]);
-        for (int l = 0; l < eng.p(); ++l) rho(l, v) = maps[static_cast<std::size_t>(l)][g];
-      }
-    }
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, chunks, 1),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+                      MatrixXd y;
+                      std::vector<float> buf;
+                      for (std::size_t c = r.begin(); c != r.end(); ++c) {
+                        eng.load(src, plan, c, y, buf);
+                        eng.estimate(y, out.ar, plan.chunk_begin[c]);
+                      }
+                    });
+  Eigen::MatrixXf rho = out.ar; // autocorrelations r_1..r_p
+  if (grid && prm.ar_smoothing_fwhm_mm > 0) {
+    const auto nvox = static_cast<std::size_t>(grid->voxel_count());
+    std::vector<float> w(nvox, 0.0f);
+    std::vector<std::vector<float>> maps(static_cast<std::size_t>(p), std::vector<float>(nvox, 0.0f));
     for (Index v = 0; v < V; ++v) {
-      std::vector<double> r(static_cast<std::size_t>(eng.p()));
-      for (int l = 0; l < eng.p(); ++l) r[static_cast<std::size_t>(l)] = rho(l, v);
-      const VectorXd a = yule_walker(r);
-      for (int l = 0; l < eng.p(); ++l) out.ar(l, v) = static_cast<float>(a(l));
+      const auto g = static_cast<std::size_t>(plan.fitted[static_cast<std::size_t>(v)]);
+      w[g] = 1.0f;
+      for (int l = 0; l < p; ++l) maps[static_cast<std::size_t>(l)][g] = rho(l, v);
+    }
+    smooth_in_mask(maps, w, *grid, prm.ar_smoothing_fwhm_mm);
+    for (Index v = 0; v < V; ++v) {
+      const auto g = static_cast<std::size_t>(plan.fitted[static_cast<std::size_t>(v)]);
+      for (int l = 0; l < p; ++l) rho(l, v) = maps[static_cast<std::size_t>(l)][g];
     }
   }
-  if (!two_pass) {
-    fit_time_blocked(src, plan, design, prm, out);
-    return out;
+  for (Index v = 0; v < V; ++v) {
+    std::vector<double> r(static_cast<std::size_t>(p));
+    for (int l = 0; l < p; ++l) r[static_cast<std::size_t>(l)] = rho(l, v);
+    const VectorXd a = yule_walker(r);
+    for (int l = 0; l < p; ++l) out.ar(l, v) = static_cast<float>(a(l));
   }
   tbb::parallel_for(tbb::blocked_range<std::size_t>(0, chunks, 1),
                     [&](const tbb::blocked_range<std::size_t>& r) {
@@ -456,10 +405,45 @@ FirstLevelFit run(const Source& src, const Design& design, const FitParams& prm,
                       for (std::size_t c = r.begin(); c != r.end(); ++c) {
                         eng.load(src, plan, c, y, buf);
                         const auto first = plan.chunk_begin[c];
-                        if (prm.noise_model == NoiseModel::ar1) eng.estimate(y, out.ar, first);
                         eng.solve(y, out.ar.middleCols(first, y.cols()), out, first);
                       }
                     });
+}
+
+FirstLevelFit run(const Source& src, const Design& design, const FitParams& prm,
+                  const std::optional<Grid>& grid, std::span<const std::uint8_t> mask) {
+  if (src.times != design.rows())
+    throw Error("the run has " + std::to_string(src.times) + " volumes but the design has " +
+                std::to_string(design.rows()) + " rows");
+  if (prm.chunk_voxels < 1) throw Error("chunk_voxels must be >= 1");
+  check_design(design);
+  const int p = ar_order_of(prm);
+  const Plan plan = make_plan(src.total, mask, prm.chunk_voxels);
+  const auto V = static_cast<Index>(plan.fitted.size());
+  const auto k = design.cols();
+
+  FirstLevelFit out;
+  out.columns = design.columns;
+  out.design = design.matrix;
+  out.noise_model = prm.noise_model;
+  out.ar_order = p;
+  out.dof = static_cast<double>(design.rows() - k);
+  out.beta.resize(k, V);
+  out.sigma2.resize(V);
+  out.ar = Eigen::MatrixXf::Zero(p, V);
+  if (prm.diagnostics) out.residual_acf = Eigen::MatrixXf::Zero(3, V);
+  out.lagged_xtx = lagged_products(design.matrix, p);
+  out.grid = grid;
+  if (grid && !mask.empty()) out.voxel_index = plan.fitted;
+  if (grid && grid->voxel_count() != src.total)
+    throw Error("grid has " + std::to_string(grid->voxel_count()) + " voxels, the data " +
+                std::to_string(src.total));
+
+  if (prm.noise_model != NoiseModel::arp) {
+    fit_time_blocked(src, plan, design, prm, out);
+    return out;
+  }
+  fit_arp(src, plan, design, prm, grid, out);
   return out;
 }
 

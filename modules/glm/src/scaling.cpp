@@ -45,4 +45,14 @@ void scale_to_percent_of_mean(Volume& run, std::span<const std::uint8_t> mask) {
   });
 }
 
+std::vector<double> percent_of_mean(const std::vector<double>& y) {
+  double m = 0;
+  for (double v : y) m += v;
+  m /= static_cast<double>(y.size());
+  std::vector<double> out(y.size(), 0.0);
+  if (m > 0)
+    for (std::size_t t = 0; t < y.size(); ++t) out[t] = 100.0 * (y[t] / m - 1.0);
+  return out;
+}
+
 } // namespace rewardpath::glm

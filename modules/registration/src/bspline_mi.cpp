@@ -58,6 +58,22 @@ void refine_axis(const std::vector<double>& in, const std::array<std::int64_t, 3
       }
 }
 
+// The 4 x 4 x 4 control points whose cubic B-splines support a sample: f(weight, index of the
+// point's x coefficient in the interleaved x, y, z coefficient array).
+template <class F>
+void for_each_control_point(const std::array<std::int64_t, 3>& base,
+                            const std::array<std::array<double, 4>, 3>& w,
+                            const std::array<std::int64_t, 3>& dims, F&& f) {
+  for (int k = 0; k < 4; ++k)
+    for (int j = 0; j < 4; ++j) {
+      const double wkj = w[2][static_cast<std::size_t>(k)] * w[1][static_cast<std::size_t>(j)];
+      const auto row =
+          static_cast<std::size_t>(((base[2] + k) * dims[1] + base[1] + j) * dims[0] + base[0]) * 3;
+      for (int i = 0; i < 4; ++i)
+        f(wkj * w[0][static_cast<std::size_t>(i)], row + static_cast<std::size_t>(3 * i));
+    }
+}
+
 } // namespace
 
 ControlGrid ControlGrid::over(const Grid& fixed, double spacing_mm) {
@@ -191,22 +207,11 @@ double BsplineMattes::evaluate(const std::vector<double>& coef, std::vector<doub
             c.valid = 0;
             // displacement at the sample
             Point d{0, 0, 0};
-            for (int k = 0; k < 4; ++k)
-              for (int j = 0; j < 4; ++j) {
-                const double wkj =
-                    smp.w[2][static_cast<std::size_t>(k)] * smp.w[1][static_cast<std::size_t>(j)];
-                const std::size_t row =
-                    static_cast<std::size_t>(
-                        ((smp.base[2] + k) * grid_.dims[1] + smp.base[1] + j) * grid_.dims[0] + smp.base[0]) *
-                    3;
-                for (int i = 0; i < 4; ++i) {
-                  const double wt = wkj * smp.w[0][static_cast<std::size_t>(i)];
-                  const std::size_t at = row + static_cast<std::size_t>(3 * i);
-                  d[0] += wt * coef[at];
-                  d[1] += wt * coef[at + 1];
-                  d[2] += wt * coef[at + 2];
-                }
-              }
+            for_each_control_point(smp.base, smp.w, grid_.dims, [&](double wt, std::size_t at) {
+              d[0] += wt * coef[at];
+              d[1] += wt * coef[at + 1];
+              d[2] += wt * coef[at + 2];
+            });
             const Point y{smp.x[0] + d[0], smp.x[1] + d[1], smp.x[2] + d[2]};
             const Point z = apply_affine(P, y);
             if (!(z[0] >= -0.5 && z[1] >= -0.5 && z[2] >= -0.5 && z[0] <= sx - 0.5 && z[1] <= sy - 0.5 &&
@@ -305,22 +310,11 @@ double BsplineMattes::evaluate(const std::vector<double>& coef, std::vector<doub
             S *= norm;
             if (S == 0) continue;
             const Point sg{S * c.g[0], S * c.g[1], S * c.g[2]};
-            for (int k = 0; k < 4; ++k)
-              for (int j = 0; j < 4; ++j) {
-                const double wkj =
-                    smp.w[2][static_cast<std::size_t>(k)] * smp.w[1][static_cast<std::size_t>(j)];
-                const std::size_t row =
-                    static_cast<std::size_t>(
-                        ((smp.base[2] + k) * grid_.dims[1] + smp.base[1] + j) * grid_.dims[0] + smp.base[0]) *
-                    3;
-                for (int i = 0; i < 4; ++i) {
-                  const double wt = wkj * smp.w[0][static_cast<std::size_t>(i)];
-                  const std::size_t at = row + static_cast<std::size_t>(3 * i);
-                  g[at] += wt * sg[0];
-                  g[at + 1] += wt * sg[1];
-                  g[at + 2] += wt * sg[2];
-                }
-              }
+            for_each_control_point(smp.base, smp.w, grid_.dims, [&](double wt, std::size_t at) {
+              g[at] += wt * sg[0];
+              g[at + 1] += wt * sg[1];
+              g[at + 2] += wt * sg[2];
+            });
           }
         }
       });

@@ -7,18 +7,18 @@
 #include <filesystem>
 #include <vector>
 
-#include "rewardpath/pipeline/registration_stage.hpp"
 #include "rewardpath/pipeline/config.hpp"
+#include "rewardpath/pipeline/registration_stage.hpp"
 #include "rewardpath/pipeline/run_storage.hpp"
 #include "rewardpath/pipeline/subject_plan.hpp"
 
 namespace rewardpath::pipeline {
 
-// `registration` is null when the registration stage is off: then no ROI outputs and no
-// template-space maps (native-space maps only).
+// `registration` (the atlas and each BOLD run's registration, plan.bold order) is null when the
+// registration stage is off: then no ROI outputs and no template-space maps (native space only).
+// Returns the files written.
 std::vector<std::filesystem::path> run_fmri_stage(const SubjectPlan& plan, const Config& config,
-                                                  const RegistrationResources* registration,
-                                                  const std::filesystem::path& bids_dir,
+                                                  const RegisteredRuns* registration,
                                                   const std::filesystem::path& out_dir,
                                                   const RunStorage& storage = {});
 

@@ -9,6 +9,7 @@
 #include "rewardpath/atlas/atlas.hpp"
 #include "rewardpath/core/volume.hpp"
 #include "rewardpath/pipeline/config.hpp"
+#include "rewardpath/registration/registration.hpp"
 #include "rewardpath/pipeline/subject_plan.hpp"
 
 namespace rewardpath::pipeline {
@@ -27,13 +28,38 @@ struct RegistrationResources {
 
 RegistrationResources load_registration_resources(const RegistrationConfig& config);
 
-// Reads the mean images the load stage wrote (never recomputes them), registers, writes
-// transforms, atlas labels (and fractional weights), the QC JSON and figures; returns every file
-// written. Throws when a registration fails, or is QC-flagged and config.fail_on_qc_flag is set
-// (after writing the QC JSON and figures, so the failure can be inspected).
-std::vector<std::filesystem::path> run_registration_stage(const SubjectPlan& plan,
-                                                          const RegistrationResources& resources,
-                                                          const RegistrationConfig& config,
-                                                          const std::filesystem::path& out_dir);
+// The images the stage registers: one mean per BOLD and PET run, in plan order (the load stage's
+// means; for PET, the realigned mean when frames were realigned).
+struct RunMeans {
+  const std::vector<Volume>& bold;
+  const std::vector<Volume>& pet;
+};
+
+// One BOLD or PET run brought to the template, as later stages use it.
+struct RunRegistration {
+  registration::Transform to_template; // run world -> template world (the from-<template>_to-<run> file)
+  Volume labels;                       // the atlas on the run's grid, nearest neighbour (its _dseg)
+};
+
+struct RegistrationResult {
+  std::vector<RunRegistration> bold; // plan.bold order
+  std::vector<RunRegistration> pet;  // plan.pet order
+  std::vector<std::filesystem::path> outputs;
+};
+
+// The atlas and the registration of each run of one modality, for the stages that need ROIs.
+struct RegisteredRuns {
+  const RegistrationResources& resources;
+  const std::vector<RunRegistration>& runs; // plan.bold or plan.pet order
+};
+
+// Registers the T1w to the template and each run's mean to the T1w (or to the template without
+// one), brings the atlas into every run's space, writes transforms, labels (and fractional
+// weights), the QC JSON and figures. Throws when a registration fails, or is QC-flagged and
+// config.fail_on_qc_flag is set (after writing the QC JSON and figures, so it can be inspected).
+RegistrationResult run_registration_stage(const SubjectPlan& plan, const RunMeans& means,
+                                          const RegistrationResources& resources,
+                                          const RegistrationConfig& config,
+                                          const std::filesystem::path& out_dir);
 
 } // namespace rewardpath::pipeline

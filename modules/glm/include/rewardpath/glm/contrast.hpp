@@ -14,6 +14,8 @@ namespace rewardpath::glm {
 
 // Weights over the design's columns; throws listing the columns for an unknown name.
 Eigen::VectorXd parse_contrast(const std::string& expression, const std::vector<std::string>& columns);
+// The column names an expression refers to, in order (checked by the same grammar; any name).
+std::vector<std::string> contrast_column_names(const std::string& expression);
 
 enum class StatKind { t, F };
 
