@@ -21,6 +21,7 @@
 #include "rewardpath/core/error.hpp"
 #include "rewardpath/core/log.hpp"
 #include "rewardpath/core/provenance.hpp"
+#include "rewardpath/io/nifti.hpp"
 #include "rewardpath/pipeline/config.hpp"
 #include "rewardpath/pipeline/subject_plan.hpp"
 
@@ -89,6 +90,18 @@ bool outputs_current(const fs::path& prov_file, const std::string& digest) {
   } catch (const std::exception&) {
     return false; // unreadable record: recompute
   }
+}
+
+// The atlas in each PET run's space, read back from the registration stage's dseg (until that
+// stage returns it as a value).
+std::vector<Volume> pet_labels(const SubjectPlan& plan, const std::string& atlas, const fs::path& out_dir) {
+  std::vector<Volume> labels;
+  for (const auto& in : plan.pet) {
+    const fs::path p = bids::derivative_path(out_dir, in.run.entities, bids::Output::dseg,
+                                             {{"space", "pet"}, {"atlas", atlas}});
+    labels.push_back(with_context(p.string(), [&] { return io::read_nifti(p); }));
+  }
+  return labels;
 }
 
 } // namespace
@@ -203,18 +216,20 @@ RunSummary run_participant_level(const RunParams& params) {
           remove_stale_temporaries(params.out_dir / ("sub-" + plan.label));
           outcome.outputs = with_context("sub-" + plan.label, [&] {
             auto outputs = run_load_stage(plan, params.bids_dir, params.out_dir);
-            PetFrames pet_frames; // PET: realign before registration (which then uses the realigned mean)
+            PetRealignResult
+                pet_realigned; // PET: realign before registration (which then uses the realigned mean)
             if (config.pet.enabled) {
-              auto more = run_pet_realign_stage(plan, config.pet, params.out_dir, pet_frames);
-              outputs.insert(outputs.end(), more.begin(), more.end());
+              pet_realigned = run_pet_realign_stage(plan, config.pet, params.out_dir);
+              outputs.insert(outputs.end(), pet_realigned.outputs.begin(), pet_realigned.outputs.end());
             }
             if (registration) {
               auto more = run_registration_stage(plan, *registration, config.registration, params.out_dir);
               outputs.insert(outputs.end(), more.begin(), more.end());
             }
             if (config.pet.enabled && registration) {
-              auto more =
-                  run_pet_model_stage(plan, config.pet, pet_frames, registration->atlas_name, params.out_dir);
+              auto more = run_pet_model_stage(
+                  plan, config.pet, pet_realigned, pet_labels(plan, registration->atlas_name, params.out_dir),
+                  registration->atlas.rois, registration->atlas_name, params.out_dir);
               outputs.insert(outputs.end(), more.begin(), more.end());
             }
             {

@@ -79,10 +79,12 @@ TEST(FitModels, EveryReferenceModelEqualsItsDirectCall) {
     lp.tstar.tstar_s = 25.0 * 60.0;
     pet::BfSrtmParams bp;
     bp.weights = s.weights;
-    const std::vector<pet::BindingPotential> direct{
-        pet::srtm(s.timing, y, ref, sp),   pet::srtm2(s.timing, y, ref, s2),
-        pet::mrtm(s.timing, y, ref, mp),   pet::mrtm2(s.timing, y, ref, m2),
-        pet::logan_reference(s.timing, y, ref, lp), pet::bf_srtm(s.timing, y, ref, bp)};
+    const std::vector<pet::BindingPotential> direct{pet::srtm(s.timing, y, ref, sp),
+                                                    pet::srtm2(s.timing, y, ref, s2),
+                                                    pet::mrtm(s.timing, y, ref, mp),
+                                                    pet::mrtm2(s.timing, y, ref, m2),
+                                                    pet::logan_reference(s.timing, y, ref, lp),
+                                                    pet::bf_srtm(s.timing, y, ref, bp)};
     for (std::size_t m = 0; m < 6; ++m) {
       EXPECT_EQ(fits.models[m].model, set.models[m]);
       expect_same(fits.models[m].regions[t], direct[m],

@@ -202,8 +202,8 @@ TEST(RoiSignal, PooledLabelsGiveTheVoxelWeightedMean) {
     run.data()[t * 24 + 0] = 10.0f + static_cast<float>(t);
     for (int v = 1; v < 4; ++v) run.data()[t * 24 + v] = 2.0f;
   }
-  const auto r = rp::timeseries::extract_pooled(
-      run, labels, {{"both", {1, 2}}, {"one", {2}}, {"absent", {7, 8}}});
+  const auto r =
+      rp::timeseries::extract_pooled(run, labels, {{"both", {1, 2}}, {"one", {2}}, {"absent", {7, 8}}});
   ASSERT_EQ(r.names.size(), 3u);
   EXPECT_EQ(r.voxels[0], 4);
   EXPECT_DOUBLE_EQ(r.mean[0][0], (10.0 + 3 * 2.0) / 4.0); // 4, not (10 + 2) / 2 = 6

@@ -165,8 +165,9 @@ BindingPotential fit_reference_model(ReferenceModel model, const FrameTiming& ti
                                      const std::vector<double>& reference, double k2_prime,
                                      const ReferenceFitSettings& settings) {
   const ReferenceFitter fitter = fitter_of(kReferenceFitters, model);
-  BindingPotential b = failed_or<BindingPotential>(
-      target.voxels, [&] { return fitter({timing, target.tac, reference, k2_prime, settings}); });
+  BindingPotential b = failed_or<BindingPotential>(target.voxels, [&] {
+    return fitter({timing, target.tac, reference, k2_prime, settings});
+  });
   if (b.fit.failed) b.model = std::string(name(model));
   return b;
 }
@@ -185,8 +186,10 @@ ReferenceFits fit_models(const FrameTiming& timing, const std::vector<RegionTac>
   return out;
 }
 
-std::vector<PlasmaModelFits> fit_plasma_models(const FrameTiming& timing, const std::vector<RegionTac>& regions,
-                                               const ArterialInput& input, const PlasmaFitSettings& settings) {
+std::vector<PlasmaModelFits> fit_plasma_models(const FrameTiming& timing,
+                                               const std::vector<RegionTac>& regions,
+                                               const ArterialInput& input,
+                                               const PlasmaFitSettings& settings) {
   std::vector<PlasmaModelFits> out;
   for (const PlasmaModel model : settings.models) {
     const PlasmaFitter fitter = fitter_of(kPlasmaFitters, model);

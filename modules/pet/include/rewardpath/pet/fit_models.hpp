@@ -66,7 +66,8 @@ struct PlasmaModelFits {
   PlasmaModel model;
   std::vector<PlasmaFit> regions; // one per region, in order
 };
-std::vector<PlasmaModelFits> fit_plasma_models(const FrameTiming& timing, const std::vector<RegionTac>& regions,
+std::vector<PlasmaModelFits> fit_plasma_models(const FrameTiming& timing,
+                                               const std::vector<RegionTac>& regions,
                                                const ArterialInput& input, const PlasmaFitSettings& settings);
 
 // The model of a configuration name (models.hpp's table); nullopt for an unknown name.
