@@ -8,7 +8,9 @@
 #include <cmath>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <initializer_list>
 #include <optional>
+#include <string_view>
 
 #include "output_writer.hpp"
 #include "rewardpath/bids/derivatives.hpp"
@@ -424,13 +426,22 @@ std::vector<double> frame_weights(const ModelRun& m, const Regions& regions) {
   return pet::frame_weights(m.timing, regions.all.tac, wp);
 }
 
+// The configuration's model names as models (the names were checked when the configuration was read).
+template <class Model>
+std::vector<Model> models_of(const std::vector<std::string>& names,
+                             std::optional<Model> (*lookup)(std::string_view), const std::string& field) {
+  std::vector<Model> out;
+  for (const auto& name : names) {
+    const std::optional<Model> model = lookup(name);
+    if (!model) throw Error(fmt::format("field \"pet.{}\": unknown model \"{}\"", field, name));
+    out.push_back(*model);
+  }
+  return out;
+}
+
 pet::ReferenceFitSettings reference_settings(const PetConfig& config, const std::vector<double>& weights) {
   pet::ReferenceFitSettings s;
-  for (const auto& name : config.models) {
-    const auto model = pet::reference_model(name);
-    if (!model) throw Error(fmt::format("field \"pet.models\": unknown model \"{}\"", name));
-    s.models.push_back(*model);
-  }
+  s.models = models_of(config.models, pet::reference_model, "models");
   s.weights = weights;
   s.logan_tstar_s = 60.0 * config.logan_tstar_min;
   s.srtm_sampling =
@@ -441,13 +452,18 @@ pet::ReferenceFitSettings reference_settings(const PetConfig& config, const std:
 const std::vector<std::string> kFitColumns = {"wrss",     "r_squared", "frames_used",
                                               "at_bound", "failed",    "message"};
 
-void add_fit_columns(std::vector<std::string>& row, const pet::FitDiagnostics& fit) {
+// A model table row: region, voxels, the values (n/a for NaN), then the fit columns (kFitColumns).
+std::vector<std::string> result_row(const std::string& region, std::size_t voxels,
+                                    std::initializer_list<double> values, const pet::FitDiagnostics& fit) {
+  std::vector<std::string> row{region, std::to_string(voxels)};
+  for (double v : values) row.push_back(num(v));
   row.push_back(num(fit.weighted_rss));
   row.push_back(num(fit.r_squared));
   row.push_back(std::to_string(fit.frames_used));
   row.push_back(fit.at_bound ? "1" : "0");
   row.push_back(fit.failed ? "1" : "0");
   row.push_back(fit.message.empty() ? "n/a" : fit.message);
+  return row;
 }
 
 io::Table with_fit_columns(std::vector<std::string> columns) {
@@ -484,20 +500,10 @@ void write_model_tables(const ModelRun& m, const Regions& regions, const pet::Re
                                     "dvr", "intercept", "tstar_min", "max_rel_residual"});
     for (std::size_t i = 0; i < regions.targets.size(); ++i) {
       const pet::BindingPotential& b = model.regions[i];
-      std::vector<std::string> row{regions.targets[i],
-                                   std::to_string(regions.tac(regions.targets[i]).voxels),
-                                   num(b.bp_nd),
-                                   num(b.bp_nd_se),
-                                   num(b.r1),
-                                   num(b.k2),
-                                   num(b.k2a),
-                                   num(b.k2_prime),
-                                   num(b.dvr),
-                                   num(b.intercept),
-                                   num(b.tstar_s / 60.0),
-                                   num(b.max_rel_residual)};
-      add_fit_columns(row, b.fit);
-      t.add_row(row);
+      t.add_row(result_row(regions.targets[i], regions.tac(regions.targets[i]).voxels,
+                           {b.bp_nd, b.bp_nd_se, b.r1, b.k2, b.k2a, b.k2_prime, b.dvr, b.intercept,
+                            b.tstar_s / 60.0, b.max_rel_residual},
+                           b.fit));
     }
     m.out.tsv(bids::Output::bp_table, m.entities({{"model", std::string(pet::name(model.model))}}), t,
               model_sidecar(m, model.model, fits.k2prime.value, regions.k2prime_regions));
@@ -541,11 +547,7 @@ pet::ArterialInput read_arterial_input(const fs::path& blood) {
 
 pet::PlasmaFitSettings plasma_settings(const PetConfig& config, const std::vector<double>& weights) {
   pet::PlasmaFitSettings s;
-  for (const auto& name : config.plasma_models) {
-    const auto model = pet::plasma_model(name);
-    if (!model) throw Error(fmt::format("field \"pet.plasma_models\": unknown model \"{}\"", name));
-    s.models.push_back(*model);
-  }
+  s.models = models_of(config.plasma_models, pet::plasma_model, "plasma_models");
   s.weights = weights;
   s.fit_delay = config.fit_delay;
   s.delay_min_s = config.delay_min_s;
@@ -573,21 +575,10 @@ void write_plasma_tables(const ModelRun& m, const Regions& regions, const std::v
                                     "delay_s", "tstar_min", "max_rel_residual"});
     for (std::size_t i = 0; i < names.size(); ++i) {
       const pet::PlasmaFit& pf = model.regions[i];
-      std::vector<std::string> row{names[i],
-                                   std::to_string(regions.tac(names[i]).voxels),
-                                   num(pf.vt),
-                                   num(pf.vt_se),
-                                   num(pf.K1),
-                                   num(pf.k2),
-                                   num(pf.k3),
-                                   num(pf.k4),
-                                   num(pf.vb),
-                                   num(pf.bp_nd),
-                                   num(pf.delay_s),
-                                   num(pf.tstar_s / 60.0),
-                                   num(pf.max_rel_residual)};
-      add_fit_columns(row, pf.fit);
-      t.add_row(row);
+      t.add_row(result_row(names[i], regions.tac(names[i]).voxels,
+                           {pf.vt, pf.vt_se, pf.K1, pf.k2, pf.k3, pf.k4, pf.vb, pf.bp_nd, pf.delay_s,
+                            pf.tstar_s / 60.0, pf.max_rel_residual},
+                           pf.fit));
     }
     m.out.tsv(
         bids::Output::bp_table, m.entities({{"model", std::string(pet::name(model.model))}}), t,

@@ -22,47 +22,42 @@ struct ReferenceFitInput {
   const ReferenceFitSettings& settings;
 };
 
-void require_k2prime(double k2_prime) {
-  if (!std::isfinite(k2_prime)) throw Error("no k2' (MRTM failed in every k2' region)");
+// A model's parameters with the frame weights, and the given k2' for the models that fix it.
+template <class Params> Params weighted(const ReferenceFitInput& in) {
+  Params p;
+  p.weights = in.settings.weights;
+  return p;
+}
+template <class Params> Params with_k2prime(const ReferenceFitInput& in) {
+  if (!std::isfinite(in.k2_prime)) throw Error("no k2' (MRTM failed in every k2' region)");
+  Params p = weighted<Params>(in);
+  p.k2_prime = in.k2_prime;
+  return p;
 }
 
 BindingPotential fit_srtm(const ReferenceFitInput& in) {
-  SrtmParams p;
-  p.weights = in.settings.weights;
+  SrtmParams p = weighted<SrtmParams>(in);
   p.sampling = in.settings.srtm_sampling;
   return srtm(in.timing, in.target, in.reference, p);
 }
 BindingPotential fit_srtm2(const ReferenceFitInput& in) {
-  require_k2prime(in.k2_prime);
-  Srtm2Params p;
-  p.weights = in.settings.weights;
-  p.k2_prime = in.k2_prime;
-  return srtm2(in.timing, in.target, in.reference, p);
+  return srtm2(in.timing, in.target, in.reference, with_k2prime<Srtm2Params>(in));
 }
 BindingPotential fit_mrtm(const ReferenceFitInput& in) {
-  MrtmParams p;
-  p.weights = in.settings.weights;
-  return mrtm(in.timing, in.target, in.reference, p);
+  return mrtm(in.timing, in.target, in.reference, weighted<MrtmParams>(in));
 }
 BindingPotential fit_mrtm2(const ReferenceFitInput& in) {
-  require_k2prime(in.k2_prime);
-  Mrtm2Params p;
-  p.weights = in.settings.weights;
-  p.k2_prime = in.k2_prime;
-  return mrtm2(in.timing, in.target, in.reference, p);
+  return mrtm2(in.timing, in.target, in.reference, with_k2prime<Mrtm2Params>(in));
 }
 BindingPotential fit_logan_ref(const ReferenceFitInput& in) {
   // A NaN k2' drops the C_R/k2' term (reference.hpp), so no k2' is not an error here.
-  LoganRefParams p;
-  p.weights = in.settings.weights;
+  LoganRefParams p = weighted<LoganRefParams>(in);
   p.k2_prime = in.k2_prime;
   p.tstar.tstar_s = in.settings.logan_tstar_s;
   return logan_reference(in.timing, in.target, in.reference, p);
 }
 BindingPotential fit_bf_srtm(const ReferenceFitInput& in) {
-  BfSrtmParams p;
-  p.weights = in.settings.weights;
-  return bf_srtm(in.timing, in.target, in.reference, p);
+  return bf_srtm(in.timing, in.target, in.reference, weighted<BfSrtmParams>(in));
 }
 
 using ReferenceFitter = BindingPotential (*)(const ReferenceFitInput&);
