@@ -616,8 +616,9 @@ MapVoxels map_voxels(const Volume& frames, const Volume& labels, const pet::Fram
   return mv;
 }
 
-void write_maps(const ModelRun& m, const Grid& grid, const MapVoxels& mv, const std::string& model,
+void write_maps(const ModelRun& m, const Grid& grid, const MapVoxels& mv, pet::ReferenceModel map_model,
                 const pet::ParametricMaps& maps, double k2p) {
+  const std::string model(pet::name(map_model));
   for (const auto& [meas, values] : std::vector<std::pair<std::string, const std::vector<float>*>>{
            {"BPnd", &maps.bp_nd}, {"R1", &maps.r1}}) {
     Volume img(grid, 1, 0.0f);
@@ -628,7 +629,7 @@ void write_maps(const ModelRun& m, const Grid& grid, const MapVoxels& mv, const 
                  {"Measure", meas},
                  {"ReferenceRegion", m.config.reference},
                  {"Weighting", m.config.weighting},
-                 {"K2Prime", model == "MRTM2" ? io::Json(k2p) : io::Json(nullptr)},
+                 {"K2Prime", pet::uses_fixed_k2prime(map_model) ? io::Json(k2p) : io::Json(nullptr)},
                  {"Mask", "brain mask of the mean PET image, or any atlas ROI; 0 outside, "
                           "NaN where the fit failed"}});
   }
@@ -641,7 +642,8 @@ void write_voxel_maps(const ModelRun& m, const Volume& frames, const Volume& lab
   const auto& ref = regions.tac(m.config.reference).tac;
   pet::BfSrtmParams bp;
   bp.weights = weights;
-  write_maps(m, frames.grid(), mv, "BFSRTM", pet::bf_srtm_map(m.timing, ref, mv.tacs(), bp), k2p);
+  write_maps(m, frames.grid(), mv, pet::ReferenceModel::bf_srtm,
+             pet::bf_srtm_map(m.timing, ref, mv.tacs(), bp), k2p);
   if (!std::isfinite(k2p)) {
     spdlog::warn("sub-{}: no k2' (MRTM failed in every k2' region): no MRTM2 map", m.plan.label);
     return;
@@ -649,7 +651,8 @@ void write_voxel_maps(const ModelRun& m, const Volume& frames, const Volume& lab
   pet::Mrtm2Params mp;
   mp.weights = weights;
   mp.k2_prime = k2p;
-  write_maps(m, frames.grid(), mv, "MRTM2", pet::mrtm2_map(m.timing, ref, mv.tacs(), mp), k2p);
+  write_maps(m, frames.grid(), mv, pet::ReferenceModel::mrtm2, pet::mrtm2_map(m.timing, ref, mv.tacs(), mp),
+             k2p);
 }
 
 // One PET run: regions and TACs, reference models, plasma models, maps.
