@@ -21,7 +21,6 @@
 #include "rewardpath/core/error.hpp"
 #include "rewardpath/core/log.hpp"
 #include "rewardpath/core/provenance.hpp"
-#include "rewardpath/io/nifti.hpp"
 #include "rewardpath/pipeline/config.hpp"
 #include "rewardpath/pipeline/subject_plan.hpp"
 
@@ -151,14 +150,11 @@ std::vector<fs::path> run_stages(const SubjectPlan& plan, const RunContext& ctx)
   const fs::path& out_dir = ctx.params.out_dir;
   LoadResult load = run_load_stage(plan, ctx.params.bids_dir, out_dir);
   std::vector<fs::path> outputs = std::move(load.outputs);
-  PetFrames pet_frames; // PET: realign before registration, which then uses the realigned means
+  PetRealignResult pet; // PET: realigned before registration, which then registers the realigned means
   if (config.pet.enabled) {
-    append(outputs, run_pet_realign_stage(plan, config.pet, out_dir, pet_frames));
-    if (config.pet.realign)
-      for (std::size_t i = 0; i < plan.pet.size(); ++i)
-        load.pet_means[i] = io::read_nifti(
-            bids::derivative_path(out_dir, plan.pet[i].run.entities, bids::Output::mean_pet_realigned),
-            io::Expect::volume3d);
+    pet = run_pet_realign_stage(plan, config.pet, out_dir);
+    append(outputs, std::move(pet.outputs));
+    if (config.pet.realign) load.pet_means = std::move(pet.realigned_means);
   }
   if (!ctx.registration) {
     append(outputs, run_fmri_stage(plan, config, nullptr, out_dir, ctx.storage));
@@ -167,8 +163,12 @@ std::vector<fs::path> run_stages(const SubjectPlan& plan, const RunContext& ctx)
   RegistrationResult reg = run_registration_stage(plan, {load.bold_means, load.pet_means}, *ctx.registration,
                                                   config.registration, out_dir);
   append(outputs, std::move(reg.outputs));
-  if (config.pet.enabled)
-    append(outputs, run_pet_model_stage(plan, config.pet, pet_frames, ctx.registration->atlas_name, out_dir));
+  if (config.pet.enabled) {
+    std::vector<Volume> labels;
+    for (auto& r : reg.pet) labels.push_back(std::move(r.labels));
+    append(outputs, run_pet_model_stage(plan, config.pet, pet, labels, ctx.registration->atlas.rois,
+                                        ctx.registration->atlas_name, out_dir));
+  }
   const RegisteredRuns bold{*ctx.registration, reg.bold};
   append(outputs, run_fmri_stage(plan, config, &bold, out_dir, ctx.storage));
   return outputs;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -17,7 +18,9 @@
 #include "rewardpath/io/json.hpp"
 #include "rewardpath/io/nifti.hpp"
 #include "rewardpath/io/tsv.hpp"
+#include "rewardpath/bids/dataset.hpp"
 #include "rewardpath/pipeline/config.hpp"
+#include "rewardpath/pipeline/pet_stage.hpp"
 #include "rewardpath/pipeline/runner.hpp"
 #include "rewardpath/simulate/simulate.hpp"
 #include "run_params.hpp"
@@ -377,4 +380,81 @@ TEST_F(PetStage, BadInputsFailOnlyTheirSubject) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("pet.models"), std::string::npos) << e.what();
   }
+}
+
+// The two PET stage calls pass values: realignment returns the frames (and, realigned, the mean),
+// and the model stage takes the atlas labels it is given (no _dseg.nii.gz exists in its output
+// directory): the TAC table holds the means of exactly those voxels, a pair pooled voxel-weighted.
+TEST_F(PetStage, StagesPassFramesAndLabelsAsValues) {
+  pipeline::Config config = pipeline::load_config(fs::path(RP_SOURCE_DIR) / "configs/raclopride-srtm.json");
+  config.pet.realign = false; // the frames as read (realignment is covered above)
+  config.pet.voxel_maps = false;
+  config.pet.reference = "Ref";
+  config.pet.targets = {"Hot_L", "Hot"};
+  config.pet.k2prime_regions = {"Hot"};
+  const bids::Dataset dataset = bids::discover(g_root / "sim/bids");
+  const pipeline::SubjectPlan plan = pipeline::plan_subject(dataset, *dataset.find_subject("01"), config);
+  ASSERT_EQ(plan.pet.size(), 1u);
+  const fs::path out = g_root / "values";
+  const pipeline::PetRealignResult realigned = pipeline::run_pet_realign_stage(plan, config.pet, out);
+  ASSERT_EQ(realigned.frames.size(), 1u);
+  ASSERT_EQ(realigned.realigned_means.size(), 1u);
+  EXPECT_EQ(realigned.realigned_means[0].size(), 0u); // no realignment, no realigned mean
+  const Volume& frames = realigned.frames[0];
+  ASSERT_EQ(frames.volumes(), plan.pet[0].header.volumes());
+
+  // Labels by hand on the frame grid: the 40 hottest voxels of the last frame alternate between
+  // Hot_L (1) and Hot_R (2); the next 200 are the reference (3).
+  const auto nvox = static_cast<std::size_t>(frames.voxels_per_volume());
+  const float* last = frames.volume(frames.volumes() - 1).data();
+  std::vector<std::size_t> order(nvox);
+  for (std::size_t i = 0; i < nvox; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return last[a] > last[b]; });
+  Volume labels(frames.grid(), 1, 0.0f);
+  for (std::size_t k = 0; k < 240; ++k)
+    labels.data()[order[k]] = k < 40 ? static_cast<float>(1 + k % 2) : 3.0f;
+  std::vector<atlas::Roi> rois(3);
+  for (int k = 0; k < 3; ++k) {
+    rois[static_cast<std::size_t>(k)].index = k + 1;
+    rois[static_cast<std::size_t>(k)].name =
+        std::vector<std::string>{"Hot_L", "Hot_R", "Ref"}[static_cast<std::size_t>(k)];
+  }
+  std::vector<Volume> run_labels;
+  run_labels.push_back(std::move(labels));
+  const auto written =
+      pipeline::run_pet_model_stage(plan, config.pet, realigned, run_labels, rois, "hand", out);
+
+  const fs::path dir = out / "sub-01" / "pet";
+  EXPECT_FALSE(fs::exists(dir / "sub-01_trc-raclopride_space-pet_atlas-hand_dseg.nii.gz"));
+  const fs::path tacs_tsv = dir / "sub-01_trc-raclopride_space-pet_atlas-hand_tacs.tsv";
+  ASSERT_TRUE(fs::exists(tacs_tsv));
+  EXPECT_NE(std::find(written.begin(), written.end(), tacs_tsv), written.end());
+  const io::Table tacs = io::read_tsv(tacs_tsv);
+  EXPECT_EQ(tacs.columns(),
+            (std::vector<std::string>{"frame_start", "frame_end", "Hot_L", "Hot_R", "Ref", "Hot"}));
+  ASSERT_EQ(tacs.row_count(), static_cast<std::size_t>(frames.volumes()));
+  for (std::size_t f = 0; f < tacs.row_count(); ++f) {
+    const float* d = frames.volume(static_cast<std::int64_t>(f)).data();
+    double hot_l = 0, hot = 0, ref = 0;
+    for (std::size_t k = 0; k < 240; ++k) {
+      const double x = d[order[k]];
+      (k < 40 ? hot : ref) += x;
+      if (k < 40 && k % 2 == 0) hot_l += x;
+    }
+    EXPECT_NEAR(tacs.number(f, 2), hot_l / 20.0, 1e-9 * std::abs(hot_l / 20.0)) << "frame " << f;
+    EXPECT_NEAR(tacs.number(f, 4), ref / 200.0, 1e-9 * std::abs(ref / 200.0)) << "frame " << f;
+    EXPECT_NEAR(tacs.number(f, 5), hot / 40.0, 1e-9 * std::abs(hot / 40.0)) << "frame " << f;
+  }
+  // The models ran on those regions: one row per target, fitted.
+  for (const std::string m : {"SRTM", "MRTM2", "LoganRef"}) {
+    const io::Table bp =
+        io::read_tsv(dir / ("sub-01_trc-raclopride_space-pet_atlas-hand_model-" + m + "_bp.tsv"));
+    ASSERT_EQ(bp.row_count(), 2u) << m;
+    EXPECT_EQ(bp.cell(1, bp.require_column("region")), "Hot");
+    EXPECT_EQ(bp.cell(1, bp.require_column("voxels")), "40");
+    EXPECT_EQ(bp.cell(1, bp.require_column("failed")), "0")
+        << m << ": " << bp.cell(1, bp.require_column("message"));
+  }
+  // One label image per PET run, or an error.
+  EXPECT_THROW(pipeline::run_pet_model_stage(plan, config.pet, realigned, {}, rois, "hand", out), Error);
 }

@@ -187,3 +187,33 @@ TEST(RoiSignal, RoiOutsideTheMaskIsKeptWithoutData) {
   EXPECT_EQ(all.voxels, (std::vector<std::int64_t>{0, 0}));
   EXPECT_EQ(all.times(), nt);
 }
+
+// Two labels pooled: the mean is over all their voxels (voxel-weighted), not the mean of the two
+// label means; a group whose labels are absent is kept without data.
+TEST(RoiSignal, PooledLabelsGiveTheVoxelWeightedMean) {
+  rp::Grid g = grid(4, 3, 2);
+  rp::Volume run(g, 2, 0.0f);
+  rp::Volume labels(g, 1, 0.0f);
+  labels.data()[0] = 1.0f; // label 1: one voxel of 10
+  labels.data()[1] = 2.0f; // label 2: three voxels of 2
+  labels.data()[2] = 2.0f;
+  labels.data()[3] = 2.0f;
+  for (int t = 0; t < 2; ++t) {
+    run.data()[t * 24 + 0] = 10.0f + static_cast<float>(t);
+    for (int v = 1; v < 4; ++v) run.data()[t * 24 + v] = 2.0f;
+  }
+  const auto r =
+      rp::timeseries::extract_pooled(run, labels, {{"both", {1, 2}}, {"one", {2}}, {"absent", {7, 8}}});
+  ASSERT_EQ(r.names.size(), 3u);
+  EXPECT_EQ(r.voxels[0], 4);
+  EXPECT_DOUBLE_EQ(r.mean[0][0], (10.0 + 3 * 2.0) / 4.0); // 4, not (10 + 2) / 2 = 6
+  EXPECT_DOUBLE_EQ(r.mean[0][1], (11.0 + 3 * 2.0) / 4.0);
+  EXPECT_EQ(r.voxels[1], 3);
+  EXPECT_DOUBLE_EQ(r.mean[1][0], 2.0);
+  EXPECT_EQ(r.voxels[2], 0);
+  EXPECT_TRUE(std::isnan(r.mean[2][0]));
+  EXPECT_NE(r.missing[2].find("labels 7+8"), std::string::npos) << r.missing[2];
+  // A single-label group equals extract's ROI.
+  const auto single = extract(run, labels, {RoiLabel{2, "one"}});
+  EXPECT_EQ(single.mean[0], r.mean[1]);
+}

@@ -34,6 +34,17 @@ TstarFit fit_after_tstar(const Eigen::MatrixXd& x, const Eigen::VectorXd& y, con
                          const std::vector<double>& mid_s, const TstarParams& tp,
                          const std::vector<bool>& valid, const std::string& model);
 
+// The linear design of a graphical plot (Logan, Patlak): row i is (xnum[i] / d, 1) with ordinate
+// ynum[i] / d, d = den[i]. A frame with den[i] <= 0 cannot be used (valid false; d = 1 there keeps
+// the row finite).
+struct GraphicalDesign {
+  Eigen::MatrixXd x;
+  Eigen::VectorXd y;
+  std::vector<bool> valid;
+};
+GraphicalDesign graphical_design(const std::vector<double>& xnum, const std::vector<double>& ynum,
+                                 const std::vector<double>& den);
+
 // SRTM basis functions: columns C_R (x) exp(-theta_b t) sampled at frame mids, and C_R at mids.
 struct SrtmBasis {
   Eigen::VectorXd theta;  // 1/min

@@ -57,6 +57,24 @@ void load_block(const VoxelTacs& v, std::size_t v0, std::size_t m, const Eigen::
   }
 }
 
+// Blocks of kBlock voxels in parallel: each loaded with the weights `sw` (load_block), then
+// `fit(v0, m, y, finite, out)` fills voxels v0 .. v0 + m - 1 of the maps.
+template <class Fit>
+ParametricMaps map_blocks(const VoxelTacs& voxels, const Eigen::VectorXd& sw, Fit&& fit) {
+  ParametricMaps out = allocate(voxels.voxels);
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, voxels.voxels, kBlock),
+                    [&](const tbb::blocked_range<std::size_t>& range) {
+                      RowMatrix y;
+                      std::vector<char> finite;
+                      for (std::size_t v0 = range.begin(); v0 < range.end(); v0 += kBlock) {
+                        const std::size_t m = std::min(kBlock, range.end() - v0);
+                        load_block(voxels, v0, m, sw, y, finite);
+                        fit(v0, m, y, finite, out);
+                      }
+                    });
+  return out;
+}
+
 } // namespace
 
 ParametricMaps bf_srtm_map(const FrameTiming& timing, const std::vector<double>& reference,
@@ -88,52 +106,45 @@ ParametricMaps bf_srtm_map(const FrameTiming& timing, const std::vector<double>&
     }
   }
   const Eigen::MatrixXd qt = q_all.transpose();
-  ParametricMaps out = allocate(voxels.voxels);
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, voxels.voxels, kBlock),
-                    [&](const tbb::blocked_range<std::size_t>& range) {
-                      RowMatrix y;
-                      std::vector<char> finite;
-                      for (std::size_t v0 = range.begin(); v0 < range.end(); v0 += kBlock) {
-                        const std::size_t m = std::min(kBlock, range.end() - v0);
-                        load_block(voxels, v0, m, sw, y, finite);
-                        const Eigen::MatrixXd z = qt * y; // 2B x m
-                        for (std::size_t jv = 0; jv < m; ++jv) {
-                          const std::size_t vox = v0 + jv;
-                          const auto c = static_cast<Eigen::Index>(jv);
-                          if (!finite[jv]) {
-                            out.flags[vox] = kFlagFailed;
-                            continue;
-                          }
-                          double best = -1.0;
-                          int jb = -1;
-                          for (int j = 0; j < nb; ++j) {
-                            if (!basis_ok[static_cast<std::size_t>(j)]) continue;
-                            const double p = z(2 * j, c) * z(2 * j, c) + z(2 * j + 1, c) * z(2 * j + 1, c);
-                            if (p > best) {
-                              best = p;
-                              jb = j;
-                            }
-                          }
-                          if (jb < 0) {
-                            out.flags[vox] = kFlagFailed;
-                            continue;
-                          }
-                          const Eigen::Vector2d coef = r_inv[static_cast<std::size_t>(jb)] *
-                                                       Eigen::Vector2d(z(2 * jb, c), z(2 * jb + 1, c));
-                          const double th3 = b.theta[jb];
-                          const double bp = coef[1] / th3 + coef[0] - 1.0;
-                          if (!std::isfinite(bp)) {
-                            out.flags[vox] = kFlagFailed;
-                            continue;
-                          }
-                          out.bp_nd[vox] = static_cast<float>(bp);
-                          out.r1[vox] = static_cast<float>(coef[0]);
-                          out.k2a[vox] = static_cast<float>(th3);
-                          if (jb == 0 || jb == nb - 1) out.flags[vox] = kFlagAtBound;
+  return map_blocks(voxels, sw,
+                    [&](std::size_t v0, std::size_t m, const RowMatrix& y, const std::vector<char>& finite,
+                        ParametricMaps& out) {
+                      const Eigen::MatrixXd z = qt * y; // 2B x m
+                      for (std::size_t jv = 0; jv < m; ++jv) {
+                        const std::size_t vox = v0 + jv;
+                        const auto c = static_cast<Eigen::Index>(jv);
+                        if (!finite[jv]) {
+                          out.flags[vox] = kFlagFailed;
+                          continue;
                         }
+                        double best = -1.0;
+                        int jb = -1;
+                        for (int j = 0; j < nb; ++j) {
+                          if (!basis_ok[static_cast<std::size_t>(j)]) continue;
+                          const double p = z(2 * j, c) * z(2 * j, c) + z(2 * j + 1, c) * z(2 * j + 1, c);
+                          if (p > best) {
+                            best = p;
+                            jb = j;
+                          }
+                        }
+                        if (jb < 0) {
+                          out.flags[vox] = kFlagFailed;
+                          continue;
+                        }
+                        const Eigen::Vector2d coef = r_inv[static_cast<std::size_t>(jb)] *
+                                                     Eigen::Vector2d(z(2 * jb, c), z(2 * jb + 1, c));
+                        const double th3 = b.theta[jb];
+                        const double bp = coef[1] / th3 + coef[0] - 1.0;
+                        if (!std::isfinite(bp)) {
+                          out.flags[vox] = kFlagFailed;
+                          continue;
+                        }
+                        out.bp_nd[vox] = static_cast<float>(bp);
+                        out.r1[vox] = static_cast<float>(coef[0]);
+                        out.k2a[vox] = static_cast<float>(th3);
+                        if (jb == 0 || jb == nb - 1) out.flags[vox] = kFlagAtBound;
                       }
                     });
-  return out;
 }
 
 ParametricMaps mrtm2_map(const FrameTiming& timing, const std::vector<double>& reference,
@@ -168,43 +179,36 @@ ParametricMaps mrtm2_map(const FrameTiming& timing, const std::vector<double>& r
   const Eigen::VectorXd wx1 = w.cwiseProduct(x1);
   const double a = wx1.dot(x1);
   const Eigen::VectorXd ones = Eigen::VectorXd::Ones(nn);
-  ParametricMaps out = allocate(voxels.voxels);
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, voxels.voxels, kBlock),
-                    [&](const tbb::blocked_range<std::size_t>& range) {
-                      RowMatrix y;
-                      std::vector<char> finite;
-                      for (std::size_t v0 = range.begin(); v0 < range.end(); v0 += kBlock) {
-                        const std::size_t m = std::min(kBlock, range.end() - v0);
-                        load_block(voxels, v0, m, ones, y, finite);
-                        const Eigen::MatrixXd integ = l_used * y; // used x m
-                        const auto yu = y.bottomRows(used);
-                        const Eigen::RowVectorXd bvec = wx1.transpose() * integ;
-                        const Eigen::RowVectorXd dvec = wx1.transpose() * yu;
-                        const Eigen::MatrixXd wi = w.asDiagonal() * integ;
-                        const Eigen::RowVectorXd cvec = wi.cwiseProduct(integ).colwise().sum();
-                        const Eigen::RowVectorXd evec = wi.cwiseProduct(yu).colwise().sum();
-                        for (std::size_t jv = 0; jv < m; ++jv) {
-                          const std::size_t vox = v0 + jv;
-                          const auto c = static_cast<Eigen::Index>(jv);
-                          const double det = a * cvec[c] - bvec[c] * bvec[c];
-                          if (!finite[jv] || !(std::abs(det) > 1e-12 * a * std::abs(cvec[c]))) {
-                            out.flags[vox] = kFlagFailed;
-                            continue;
-                          }
-                          const double g1 = (cvec[c] * dvec[c] - bvec[c] * evec[c]) / det;
-                          const double g2 = (a * evec[c] - bvec[c] * dvec[c]) / det;
-                          const double bp = -g1 / g2 - 1.0;
-                          if (!std::isfinite(bp)) {
-                            out.flags[vox] = kFlagFailed;
-                            continue;
-                          }
-                          out.bp_nd[vox] = static_cast<float>(bp);
-                          out.r1[vox] = static_cast<float>(g1 / params.k2_prime);
-                          out.k2a[vox] = static_cast<float>(-g2);
+  return map_blocks(voxels, ones,
+                    [&](std::size_t v0, std::size_t m, const RowMatrix& y, const std::vector<char>& finite,
+                        ParametricMaps& out) {
+                      const Eigen::MatrixXd integ = l_used * y; // used x m
+                      const auto yu = y.bottomRows(used);
+                      const Eigen::RowVectorXd bvec = wx1.transpose() * integ;
+                      const Eigen::RowVectorXd dvec = wx1.transpose() * yu;
+                      const Eigen::MatrixXd wi = w.asDiagonal() * integ;
+                      const Eigen::RowVectorXd cvec = wi.cwiseProduct(integ).colwise().sum();
+                      const Eigen::RowVectorXd evec = wi.cwiseProduct(yu).colwise().sum();
+                      for (std::size_t jv = 0; jv < m; ++jv) {
+                        const std::size_t vox = v0 + jv;
+                        const auto c = static_cast<Eigen::Index>(jv);
+                        const double det = a * cvec[c] - bvec[c] * bvec[c];
+                        if (!finite[jv] || !(std::abs(det) > 1e-12 * a * std::abs(cvec[c]))) {
+                          out.flags[vox] = kFlagFailed;
+                          continue;
                         }
+                        const double g1 = (cvec[c] * dvec[c] - bvec[c] * evec[c]) / det;
+                        const double g2 = (a * evec[c] - bvec[c] * dvec[c]) / det;
+                        const double bp = -g1 / g2 - 1.0;
+                        if (!std::isfinite(bp)) {
+                          out.flags[vox] = kFlagFailed;
+                          continue;
+                        }
+                        out.bp_nd[vox] = static_cast<float>(bp);
+                        out.r1[vox] = static_cast<float>(g1 / params.k2_prime);
+                        out.k2a[vox] = static_cast<float>(-g2);
                       }
                     });
-  return out;
 }
 
 } // namespace rewardpath::pet

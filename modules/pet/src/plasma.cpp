@@ -322,21 +322,11 @@ PlasmaFit graphical(const FrameTiming& timing, const std::vector<double>& tac, c
   // Frame means of the input and of its running integral, to pair with frame-mean tissue data.
   const std::vector<double> icp = in.grid.frame_means(detail::cumulative_integral(in.grid.t, in.cp));
   const std::vector<double> cp = in.grid.frame_means(in.cp);
-  const std::vector<double> ict = integrate_tac(timing, tac);
-  const auto n = static_cast<Eigen::Index>(timing.size());
-  Eigen::MatrixXd x(n, 2);
-  Eigen::VectorXd y(n);
-  std::vector<bool> valid(timing.size());
-  for (Eigen::Index i = 0; i < n; ++i) {
-    const auto u = static_cast<std::size_t>(i);
-    const double den = logan ? tac[u] : cp[u];
-    valid[u] = den > 0.0;
-    const double d = valid[u] ? den : 1.0;
-    x(i, 0) = icp[u] / d;
-    x(i, 1) = 1.0;
-    y[i] = (logan ? ict[u] : tac[u]) / d;
-  }
-  const detail::TstarFit f = detail::fit_after_tstar(x, y, w, timing.mid_s(), params.tstar, valid, model);
+  // Logan: int C_T / C_T against int C_p / C_T; Patlak: C_T / C_p against int C_p / C_p.
+  const detail::GraphicalDesign g = logan ? detail::graphical_design(icp, integrate_tac(timing, tac), tac)
+                                          : detail::graphical_design(icp, tac, cp);
+  const Eigen::VectorXd& y = g.y;
+  const detail::TstarFit f = detail::fit_after_tstar(g.x, y, w, timing.mid_s(), params.tstar, g.valid, model);
   PlasmaFit out;
   out.model = logan ? "LoganPlasma" : "Patlak";
   out.delay_s = params.delay_s;

@@ -142,6 +142,21 @@ SrtmBasis srtm_basis(const FrameTiming& timing, const std::vector<double>& refer
   return b;
 }
 
+GraphicalDesign graphical_design(const std::vector<double>& xnum, const std::vector<double>& ynum,
+                                 const std::vector<double>& den) {
+  const auto n = static_cast<Eigen::Index>(den.size());
+  GraphicalDesign g{Eigen::MatrixXd(n, 2), Eigen::VectorXd(n), std::vector<bool>(den.size())};
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const auto u = static_cast<std::size_t>(i);
+    g.valid[u] = den[u] > 0.0;
+    const double d = g.valid[u] ? den[u] : 1.0;
+    g.x(i, 0) = xnum[u] / d;
+    g.x(i, 1) = 1.0;
+    g.y[i] = ynum[u] / d;
+  }
+  return g;
+}
+
 } // namespace detail
 
 using detail::to_eigen;
@@ -422,22 +437,14 @@ BindingPotential logan_reference(const FrameTiming& timing, const std::vector<do
     throw Error("Logan reference: k2' = " + io::format_number(params.k2_prime) +
                 " /min; expected > 0 (or NaN)");
   }
-  const std::vector<double> icr = integrate_tac(timing, reference, params.integration),
-                            ict = integrate_tac(timing, target, params.integration);
-  const auto n = static_cast<Eigen::Index>(timing.size());
-  Eigen::MatrixXd x(n, 2);
-  Eigen::VectorXd y(n);
-  std::vector<bool> valid(timing.size());
-  for (Eigen::Index i = 0; i < n; ++i) {
-    const auto u = static_cast<std::size_t>(i);
-    valid[u] = target[u] > 0.0;
-    const double ct = valid[u] ? target[u] : 1.0;
-    x(i, 0) = (icr[u] + (use_k2p ? reference[u] / params.k2_prime : 0.0)) / ct;
-    x(i, 1) = 1.0;
-    y[i] = ict[u] / ct;
-  }
+  std::vector<double> xnum = integrate_tac(timing, reference, params.integration);
+  if (use_k2p)
+    for (std::size_t u = 0; u < xnum.size(); ++u) xnum[u] += reference[u] / params.k2_prime;
+  const detail::GraphicalDesign g =
+      detail::graphical_design(xnum, integrate_tac(timing, target, params.integration), target);
+  const Eigen::VectorXd& y = g.y;
   const detail::TstarFit f =
-      detail::fit_after_tstar(x, y, w, timing.mid_s(), params.tstar, valid, "Logan reference");
+      detail::fit_after_tstar(g.x, y, w, timing.mid_s(), params.tstar, g.valid, "Logan reference");
   BindingPotential bp;
   bp.model = "LoganRef";
   bp.dvr = f.lr.beta[0];

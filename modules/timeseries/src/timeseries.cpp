@@ -1,5 +1,7 @@
+#include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <Eigen/Dense>
 
@@ -35,8 +37,62 @@ std::vector<double> first_eigenvariate(std::span<const double> y, std::int64_t t
   return {e.data(), e.data() + e.size()};
 }
 
-RoiSignals extract(const Volume& run, const Volume& labels, const std::vector<RoiLabel>& rois,
-                   std::span<const std::uint8_t> mask) {
+namespace {
+
+std::string label_list(const std::vector<int>& indices) {
+  return fmt::format("{} {}", indices.size() == 1 ? "label" : "labels", fmt::join(indices, "+"));
+}
+
+// One region (the voxels of any of `indices`, in voxel order, inside the mask) appended to `out`.
+void add_region(RoiSignals& out, const Volume& run, const Volume& labels, const std::string& name,
+                const std::vector<int>& indices, std::span<const std::uint8_t> mask) {
+  const std::int64_t nvox = run.voxels_per_volume();
+  const std::int64_t nt = run.volumes();
+  std::vector<std::int64_t> idx;
+  std::int64_t labelled = 0;
+  for (std::int64_t v = 0; v < nvox; ++v) {
+    const long l = std::lround(labels.data()[v]);
+    if (std::find(indices.begin(), indices.end(), l) == indices.end()) continue;
+    ++labelled;
+    if (mask.empty() || mask[v] != 0) idx.push_back(v);
+  }
+  out.names.push_back(name);
+  if (idx.empty()) {
+    // Kept in place (tables stay aligned with the atlas) and marked: NaN series, 0 voxels.
+    out.voxels.push_back(0);
+    out.mean.emplace_back(static_cast<std::size_t>(nt), std::nan(""));
+    out.eigenvariate.emplace_back(static_cast<std::size_t>(nt), std::nan(""));
+    out.missing.push_back(
+        labelled == 0
+            ? fmt::format("{} has no voxel in the run's image (outside its field of view, or too small "
+                          "for its grid)",
+                          label_list(indices))
+            : fmt::format("all {} voxel(s) of {} are outside the run's brain mask", labelled,
+                          label_list(indices)));
+    return;
+  }
+  const auto nv = static_cast<std::int64_t>(idx.size());
+  std::vector<double> block(static_cast<std::size_t>(nt * nv));
+  std::vector<double> mean(static_cast<std::size_t>(nt), 0.0);
+  for (std::int64_t t = 0; t < nt; ++t) {
+    const float* vol = run.data() + t * nvox;
+    double sum = 0.0;
+    for (std::int64_t j = 0; j < nv; ++j) {
+      const double x = vol[idx[j]];
+      if (!std::isfinite(x))
+        throw Error(fmt::format("ROI {}: non-finite value at volume {} (voxel {})", name, t, idx[j]));
+      block[t * nv + j] = x;
+      sum += x;
+    }
+    mean[t] = sum / static_cast<double>(nv);
+  }
+  out.voxels.push_back(nv);
+  out.mean.push_back(std::move(mean));
+  out.eigenvariate.push_back(first_eigenvariate(block, nt, nv));
+  out.missing.emplace_back();
+}
+
+void check_inputs(const Volume& run, const Volume& labels, std::span<const std::uint8_t> mask) {
   if (!labels.grid().same_sampling(run.grid()) || labels.volumes() != 1)
     throw Error(
         "ROI label image and run differ in grid (dimensions, voxel size or affine): the labels must be "
@@ -44,52 +100,23 @@ RoiSignals extract(const Volume& run, const Volume& labels, const std::vector<Ro
   const std::int64_t nvox = run.voxels_per_volume();
   if (!mask.empty() && static_cast<std::int64_t>(mask.size()) != nvox)
     throw Error(fmt::format("ROI extraction: mask has {} voxels, the run {}", mask.size(), nvox));
-  const std::int64_t nt = run.volumes();
+}
+
+} // namespace
+
+RoiSignals extract(const Volume& run, const Volume& labels, const std::vector<RoiLabel>& rois,
+                   std::span<const std::uint8_t> mask) {
+  check_inputs(run, labels, mask);
   RoiSignals out;
-  for (const RoiLabel& roi : rois) {
-    std::vector<std::int64_t> idx;
-    std::int64_t labelled = 0;
-    for (std::int64_t v = 0; v < nvox; ++v) {
-      if (std::lround(labels.data()[v]) != roi.index) continue;
-      ++labelled;
-      if (mask.empty() || mask[v] != 0) idx.push_back(v);
-    }
-    out.names.push_back(roi.name);
-    if (idx.empty()) {
-      // Kept in place (tables stay aligned with the atlas) and marked: NaN series, 0 voxels.
-      out.voxels.push_back(0);
-      out.mean.emplace_back(static_cast<std::size_t>(nt), std::nan(""));
-      out.eigenvariate.emplace_back(static_cast<std::size_t>(nt), std::nan(""));
-      out.missing.push_back(
-          labelled == 0
-              ? fmt::format(
-                    "label {} has no voxel in the run's image (outside its field of view, or too small "
-                    "for its grid)",
-                    roi.index)
-              : fmt::format("all {} voxel(s) of label {} are outside the run's brain mask", labelled,
-                            roi.index));
-      continue;
-    }
-    const auto nv = static_cast<std::int64_t>(idx.size());
-    std::vector<double> block(static_cast<std::size_t>(nt * nv));
-    std::vector<double> mean(static_cast<std::size_t>(nt), 0.0);
-    for (std::int64_t t = 0; t < nt; ++t) {
-      const float* vol = run.data() + t * nvox;
-      double sum = 0.0;
-      for (std::int64_t j = 0; j < nv; ++j) {
-        const double x = vol[idx[j]];
-        if (!std::isfinite(x))
-          throw Error(fmt::format("ROI {}: non-finite value at volume {} (voxel {})", roi.name, t, idx[j]));
-        block[t * nv + j] = x;
-        sum += x;
-      }
-      mean[t] = sum / static_cast<double>(nv);
-    }
-    out.voxels.push_back(nv);
-    out.mean.push_back(std::move(mean));
-    out.eigenvariate.push_back(first_eigenvariate(block, nt, nv));
-    out.missing.emplace_back();
-  }
+  for (const RoiLabel& roi : rois) add_region(out, run, labels, roi.name, {roi.index}, mask);
+  return out;
+}
+
+RoiSignals extract_pooled(const Volume& run, const Volume& labels, const std::vector<RoiGroup>& rois,
+                          std::span<const std::uint8_t> mask) {
+  check_inputs(run, labels, mask);
+  RoiSignals out;
+  for (const RoiGroup& roi : rois) add_region(out, run, labels, roi.name, roi.indices, mask);
   return out;
 }
 

@@ -47,6 +47,16 @@ struct RoiSignals {
 RoiSignals extract(const Volume& run, const Volume& labels, const std::vector<RoiLabel>& rois,
                    std::span<const std::uint8_t> mask = {});
 
+// A region made of several labels (e.g. NAcc_L + NAcc_R): its voxels are pooled, so the mean is
+// voxel-weighted over the labels.
+struct RoiGroup {
+  std::string name;
+  std::vector<int> indices; // label values in the label image
+};
+// As extract, one entry per group in the order given.
+RoiSignals extract_pooled(const Volume& run, const Volume& labels, const std::vector<RoiGroup>& rois,
+                          std::span<const std::uint8_t> mask = {});
+
 // First eigenvariate of a time x voxel block (row-major: y[t * voxels + v]), as above.
 std::vector<double> first_eigenvariate(std::span<const double> y, std::int64_t times, std::int64_t voxels);
 
