@@ -12,6 +12,7 @@
 
 #include "rewardpath/bids/derivatives.hpp"
 #include "rewardpath/core/error.hpp"
+#include "rewardpath/core/statistics.hpp"
 #include "rewardpath/io/json.hpp"
 #include "rewardpath/io/nifti.hpp"
 
@@ -90,13 +91,6 @@ std::vector<std::uint8_t> global_mean_mask(const Volume& mean) {
   for (std::size_t i = 0; i < n; ++i)
     mask[i] = std::isfinite(mean.data()[i]) && mean.data()[i] > threshold && threshold > 0;
   return mask;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return std::nan("");
-  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
-  std::nth_element(v.begin(), mid, v.end());
-  return *mid;
 }
 
 io::Json geometry_json(const io::NiftiHeader& h) {

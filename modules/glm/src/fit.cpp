@@ -14,6 +14,7 @@
 #include "fit_time.hpp"
 
 #include "rewardpath/core/error.hpp"
+#include "rewardpath/core/statistics.hpp"
 
 namespace rewardpath::glm {
 namespace {
@@ -366,16 +367,19 @@ void fit_arp(const Source& src, const Plan& plan, const Design& design, const Fi
   const ArpEngine eng(design, prm, out.lagged_xtx);
   const int p = out.ar_order;
   const auto V = static_cast<Index>(plan.fitted.size());
-  const std::size_t chunks = plan.chunk_begin.size() - 1;
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, chunks, 1),
-                    [&](const tbb::blocked_range<std::size_t>& r) {
-                      MatrixXd y;
-                      std::vector<float> buf;
-                      for (std::size_t c = r.begin(); c != r.end(); ++c) {
-                        eng.load(src, plan, c, y, buf);
-                        eng.estimate(y, out.ar, plan.chunk_begin[c]);
-                      }
-                    });
+  // Every chunk of voxels, loaded in parallel: body(chunk's series y, index of its first series).
+  auto for_each_chunk = [&](const auto& body) {
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, plan.chunk_begin.size() - 1, 1),
+                      [&](const tbb::blocked_range<std::size_t>& r) {
+                        MatrixXd y;
+                        std::vector<float> buf;
+                        for (std::size_t c = r.begin(); c != r.end(); ++c) {
+                          eng.load(src, plan, c, y, buf);
+                          body(y, plan.chunk_begin[c]);
+                        }
+                      });
+  };
+  for_each_chunk([&](const MatrixXd& y, Index first) { eng.estimate(y, out.ar, first); });
   Eigen::MatrixXf rho = out.ar; // autocorrelations r_1..r_p
   if (grid && prm.ar_smoothing_fwhm_mm > 0) {
     const auto nvox = static_cast<std::size_t>(grid->voxel_count());
@@ -398,16 +402,8 @@ void fit_arp(const Source& src, const Plan& plan, const Design& design, const Fi
     const VectorXd a = yule_walker(r);
     for (int l = 0; l < p; ++l) out.ar(l, v) = static_cast<float>(a(l));
   }
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, chunks, 1),
-                    [&](const tbb::blocked_range<std::size_t>& r) {
-                      MatrixXd y;
-                      std::vector<float> buf;
-                      for (std::size_t c = r.begin(); c != r.end(); ++c) {
-                        eng.load(src, plan, c, y, buf);
-                        const auto first = plan.chunk_begin[c];
-                        eng.solve(y, out.ar.middleCols(first, y.cols()), out, first);
-                      }
-                    });
+  for_each_chunk(
+      [&](const MatrixXd& y, Index first) { eng.solve(y, out.ar.middleCols(first, y.cols()), out, first); });
 }
 
 FirstLevelFit run(const Source& src, const Design& design, const FitParams& prm,
@@ -554,8 +550,7 @@ AutocorrelationSummary residual_autocorrelation_summary(const FirstLevelFit& fit
       if (std::fabs(x) > 1.96 * s.expected_sd) ++out;
     }
     s.mean[static_cast<std::size_t>(l)] = sum / static_cast<double>(v.size());
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-    s.median[static_cast<std::size_t>(l)] = v[v.size() / 2];
+    s.median[static_cast<std::size_t>(l)] = median(std::move(v));
     s.fraction_outside[static_cast<std::size_t>(l)] =
         static_cast<double>(out) / static_cast<double>(v.size());
   }

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "rewardpath/core/error.hpp"
+#include "rewardpath/core/statistics.hpp"
 
 namespace rewardpath::preprocess {
 
@@ -69,10 +70,7 @@ Dvars dvars(const Volume& bold, const std::vector<std::uint8_t>& mask, const Dva
     all.reserve(idx.size() * n);
     for (std::size_t t = 0; t < n; ++t)
       for (auto v : idx) all.push_back(bold.data()[t * nv + v]);
-    auto mid = all.begin() + static_cast<std::ptrdiff_t>(all.size() / 2);
-    std::nth_element(all.begin(), mid, all.end());
-    double med = *mid;
-    if (all.size() % 2 == 0) med = 0.5 * (med + *std::max_element(all.begin(), mid));
+    const double med = median(std::move(all));
     if (!(med != 0.0)) throw Error("DVARS: the median of the masked data is 0; cannot normalise");
     scale = params.normalise_median_to / med;
   }
