@@ -27,22 +27,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-glm::HrfModel hrf_model(const std::string& s) {
-  if (s == "spm") return glm::HrfModel::spm;
-  if (s == "spm+derivative") return glm::HrfModel::spm_derivative;
-  if (s == "spm+derivative+dispersion") return glm::HrfModel::spm_derivative_dispersion;
-  if (s == "glover") return glm::HrfModel::glover;
-  if (s == "glover+derivative") return glm::HrfModel::glover_derivative;
-  if (s == "glover+derivative+dispersion") return glm::HrfModel::glover_derivative_dispersion;
-  return glm::HrfModel::fir;
-}
-
-glm::NoiseModel noise_model(const std::string& s) {
-  if (s == "ols") return glm::NoiseModel::ols;
-  if (s == "arp") return glm::NoiseModel::arp;
-  return glm::NoiseModel::ar1;
-}
-
 std::vector<double> percent_of_mean(const std::vector<double>& y) {
   double m = 0;
   for (double v : y) m += v;
@@ -308,8 +292,8 @@ private:
     glm::DesignParams dp;
     dp.tr_s = tr;
     dp.volumes = bold.volumes();
-    dp.slice_time_ref = g.slice_time_ref >= 0 ? g.slice_time_ref : prep.slice_time_ref;
-    dp.hrf = hrf_model(g.hrf);
+    dp.slice_time_ref = g.slice_time_ref.value_or(prep.slice_time_ref);
+    dp.hrf = g.hrf;
     dp.fir_delays = g.fir_delays;
     const auto present = in.events->trial_types();
     std::set<std::string> dropped;
@@ -336,9 +320,7 @@ private:
         c.values.push_back(prep.confounds.is_na(r, *col) ? 0.0 : prep.confounds.number(r, *col));
       dp.confounds.push_back(std::move(c));
     }
-    dp.drift = g.drift == "cosine"
-                   ? glm::DriftModel::cosine
-                   : (g.drift == "polynomial" ? glm::DriftModel::polynomial : glm::DriftModel::none);
+    dp.drift = g.drift;
     dp.high_pass_s = g.high_pass_s;
     dp.drift_order = g.drift_order;
     const glm::Design design = with_context("design matrix from " + in.events->source.filename().string(),
@@ -346,7 +328,7 @@ private:
     io::write_tsv(out(ents, bids::Output::design_matrix), design_table(design));
 
     glm::FitParams fp;
-    fp.noise_model = noise_model(g.noise_model);
+    fp.noise_model = g.noise_model;
     fp.ar_order = g.ar_order;
 
     std::vector<ContrastConfig> contrasts;
@@ -366,8 +348,8 @@ private:
     result.entities = ents;
     io::Json summary = {
         {"Sources", {in.run.image.string()}},
-        {"NoiseModel", g.noise_model},
-        {"HRF", g.hrf},
+        {"NoiseModel", option_name(g.noise_model)},
+        {"HRF", option_name(g.hrf)},
         {"Columns", design.columns},
         {"Volumes", design.rows()},
         {"SignalScaling", g.signal_scaling ? "percent of the voxel (ROI) mean" : "none"},

@@ -229,13 +229,6 @@ Region region_tac(const std::string& name, const std::vector<int>& indices, cons
   return r;
 }
 
-pet::Weighting weighting(const std::string& s) {
-  if (s == "uniform") return pet::Weighting::uniform;
-  if (s == "duration") return pet::Weighting::duration;
-  if (s == "inverse_variance") return pet::Weighting::inverse_variance;
-  return pet::Weighting::duration_decay;
-}
-
 double median(std::vector<double> v) {
   if (v.empty()) return kNaN;
   std::sort(v.begin(), v.end());
@@ -467,7 +460,7 @@ std::vector<fs::path> run_pet_model_stage(const SubjectPlan& plan, const PetConf
       for (const auto& r : rois) all_idx.push_back(r.index);
       const Region all = region_tac("all", all_idx, labels, run);
       pet::WeightParams wp;
-      wp.scheme = weighting(config.weighting);
+      wp.scheme = config.weighting;
       wp.half_life_s = std::isfinite(timing.half_life_s) ? timing.half_life_s : pet::kC11HalfLifeS;
       const std::vector<double> weights = pet::frame_weights(timing, all.tac, wp);
 
@@ -501,8 +494,7 @@ std::vector<fs::path> run_pet_model_stage(const SubjectPlan& plan, const PetConf
           if (model == "SRTM") {
             pet::SrtmParams p;
             p.weights = weights;
-            p.sampling = config.srtm_sampling == "mid_time" ? pet::ModelSampling::mid_time
-                                                            : pet::ModelSampling::frame_mean;
+            p.sampling = config.srtm_sampling;
             return pet::srtm(timing, r.tac, ref.tac, p);
           }
           if (model == "BFSRTM") {
@@ -541,7 +533,7 @@ std::vector<fs::path> run_pet_model_stage(const SubjectPlan& plan, const PetConf
       };
 
       io::Table fits({"region", "model", "frame_start", "frame_end", "measured", "fitted", "weight"});
-      for (const auto& model : config.models) {
+      for (const auto& model : option_names_of(config.models)) {
         io::Table t({"region", "voxels", "bp_nd", "bp_nd_se", "r1", "k2", "k2a", "k2prime", "dvr",
                      "intercept", "tstar_min", "max_rel_residual"});
         std::vector<std::string> c = t.columns();
@@ -579,13 +571,13 @@ std::vector<fs::path> run_pet_model_stage(const SubjectPlan& plan, const PetConf
         w.tsv(w.path(bids::Output::bp_table, {{"space", "pet"}, {"model", model}}), t,
               {{"Model", model},
                {"ReferenceRegion", config.reference},
-               {"Weighting", config.weighting},
+               {"Weighting", option_name(config.weighting)},
                {"K2Prime", uses_k2p ? io::Json(k2p) : io::Json(nullptr)},
                {"K2PrimeSource",
                 uses_k2p ? "median MRTM k2' over: " + fmt::format("{}", fmt::join(k2p_regions, ", "))
                          : std::string("n/a")},
                {"LoganTstarMinutes", config.logan_tstar_min},
-               {"SrtmSampling", config.srtm_sampling},
+               {"SrtmSampling", option_name(config.srtm_sampling)},
                {"bp_nd", {{"Description", "binding potential (non-displaceable)"}}},
                {"r1", {{"Description", "K1/K1'"}}},
                {"k2", {{"Units", "1/min"}}},
@@ -606,14 +598,15 @@ std::vector<fs::path> run_pet_model_stage(const SubjectPlan& plan, const PetConf
       if (!config.plasma_models.empty()) {
         if (in.run.blood.empty()) {
           spdlog::warn("sub-{}: plasma models {} asked for but there is no _blood.tsv beside {}; skipped",
-                       plan.label, fmt::join(config.plasma_models, ", "), in.run.image.filename().string());
+                       plan.label, fmt::join(option_names_of(config.plasma_models), ", "),
+                       in.run.image.filename().string());
         } else {
           const pet::ArterialInput input = with_context(in.run.blood[0].string(), [&] {
             pet::ArterialInput a = pet::arterial_input(bids::read_blood(in.run.blood[0]));
             pet::validate(a, "arterial input");
             return a;
           });
-          for (const auto& model : config.plasma_models) {
+          for (const auto& model : option_names_of(config.plasma_models)) {
             io::Table t({"region", "voxels", "vt", "vt_se", "K1", "k2", "k3", "k4", "vb", "bp_nd", "delay_s",
                          "tstar_min", "max_rel_residual", "wrss", "r_squared", "frames_used", "at_bound",
                          "failed", "message"});
@@ -708,7 +701,7 @@ std::vector<fs::path> run_pet_model_stage(const SubjectPlan& plan, const PetConf
                            {{"Model", model},
                             {"Measure", meas},
                             {"ReferenceRegion", config.reference},
-                            {"Weighting", config.weighting},
+                            {"Weighting", option_name(config.weighting)},
                             {"K2Prime", model == "MRTM2" ? io::Json(k2p) : io::Json(nullptr)},
                             {"Mask", "brain mask of the mean PET image, or any atlas ROI; 0 outside, "
                                      "NaN where the fit failed"}});

@@ -17,11 +17,6 @@
 
 namespace rewardpath::pipeline {
 
-// "pet" configuration object; needs the registration stage (the atlas in PET space), so a "pet"
-// key without "registration" is an error. Errors name the field.
-PetConfig parse_pet(const io::Json& json, bool registration_enabled, const std::string& where);
-io::Json pet_source(const PetConfig& config); // with defaults, for provenance
-
 // The frames of each PET run of the plan (same order), realigned when config.realign.
 struct PetFrames {
   std::vector<Volume> runs;
