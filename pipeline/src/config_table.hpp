@@ -401,8 +401,8 @@ Field<S> objects(std::string key, std::vector<T> S::*m, const Table<T>& (*table)
   f.is_default = [m](const S& s) { return (s.*m).empty(); };
   f.parse = [m, key, table, non_empty](const io::Json& v, S& s, const Where& w) {
     if (!v.is_array() || (non_empty && v.empty()))
-      w.fail(key, fmt::format("expected {}an array of objects (see docs/config.md), got {}",
-                              non_empty ? "a non-empty " : "", quote(v)));
+      w.fail(key, fmt::format("expected {} array of objects (see docs/config.md), got {}",
+                              non_empty ? "a non-empty" : "an", quote(v)));
     std::vector<T> out;
     for (std::size_t i = 0; i < v.size(); ++i)
       out.push_back(table().parse(v[i], w.inside(fmt::format("{}[{}]", key, i))));

@@ -34,6 +34,12 @@ io::Json glm_with(io::Json extra) {
   return g;
 }
 
+io::Json glm_cfg(io::Json extra) { return {{"glm", glm_with(std::move(extra))}}; }
+// "pet" with `fields` (and the registration it needs).
+io::Json pet_cfg(io::Json fields) {
+  return {{"registration", io::Json::object()}, {"pet", std::move(fields)}};
+}
+
 std::string error_of(const io::Json& config) {
   try {
     parse_config(config, "cfg.json");
@@ -98,225 +104,129 @@ TEST(Config, SourceIsByteForByteWhatThePreviousParsersRecorded) {
 
 // Each field kind's errors name the file, the field (with its section path) and what is expected.
 TEST(Config, FieldErrorsNameTheFieldAndTheExpectedValues) {
-  const io::Json reg = io::Json::object();
-  const io::Json atlas = {{"name", "my"}, {"image", "a.nii.gz"}, {"template", "t.nii.gz"}};
-  const auto with_atlas = [&](io::Json extra) {
-    io::Json a = atlas;
+  const auto expect = [](const io::Json& config, const std::vector<std::string>& fragments) {
+    const std::string e = error_of(config);
+    EXPECT_EQ(e.rfind("cfg.json: ", 0), 0u) << e;
+    for (const auto& f : fragments)
+      EXPECT_NE(e.find(f), std::string::npos)
+          << "\"" << f << "\" not in: " << e << "\n(from " << config.dump() << ")";
+  };
+  const auto with_atlas = [](const io::Json& extra) {
+    io::Json a = {{"name", "my"}, {"image", "a.nii.gz"}, {"template", "t.nii.gz"}};
     a.update(extra);
     return io::Json{{"registration", {{"atlas", a}}}};
   };
-  const struct {
-    io::Json config;
-    std::vector<std::string> fragments;
-  } cases[] =
-      {// bool
-       {{{"preprocess", {{"realign", 1}}}},
-        {"field \"preprocess.realign\"", "expected true or false, got 1"}},
-       // number with range (type and range)
-       {{{"preprocess", {{"smoothing_fwhm_mm", -2}}}},
-        {"field \"preprocess.smoothing_fwhm_mm\"", "expected a number in [0, 30], got -2"}},
-       {{{"registration", reg}, {"pet", {{"logan_tstar_min", "20"}}}}},
-       {"field \"pet.logan_tstar_min\"", "number in [0, 10000]", "got \"20\""}},
-    {{{"glm", glm_with({{"high_pass_s", 0.5}})}}}, {
-    "field \"glm.high_pass_s\"", "number in [1, 1000000]"
-  }
-}
-,
-    // integer with range (type and range), unbounded above
-    {{{"glm", glm_with({{"ar_order", 9}})}}}, {
-  "field \"glm.ar_order\"", "expected an integer in [1, 8], got 9"
-}
-}
-, {{{"glm", glm_with({{"drift_order", 1.5}})}}}, {
-  "field \"glm.drift_order\"", "integer in [0, 10], got 1.5"
-}
-}
-, {{{"group", {{"seed", -1}}}}}, { "field \"group.seed\"", "expected an integer ≥ 0, got -1" }
-}
-, {{{"group", {{"permutations", 1000001}}}}}, { "field \"group.permutations\"", "integer in [0, 1000000]" }
-}
-,
-    // integer list
-    {{{"glm", glm_with({{"fir_delays", {0, 101}}})}}}, {
-  "field \"glm.fir_delays\"", "[0, 100], got 101"
-}
-}
-, {{{"glm", glm_with({{"fir_delays", io::Json::array()}})}}}, {
-  "field \"glm.fir_delays\"", "non-empty array of integers"
-}
-}
-,
-    // string, label, path
-    {{{"registration", reg}, {"pet", {{"reference", 3}}}}}, {
-  "field \"pet.reference\"", "expected a string, got 3"
-}
-}
-, {{{"registration", reg}, {"pet", {{"reference", ""}}}}}, { "field \"pet.reference\"", "non-empty string" }
-}
-,
-    {{{"glm", {{"contrasts", {{{"name", "a-b"}, {"expression", "a - b"}}}}}}},
-     {"field \"glm.contrasts[0].name\"", "\"a-b\" must be letters and digits only"}},
-    {with_atlas({{"image", 5}}), {"field \"registration.atlas.image\"", "expected a string, got 5"}},
-    // string list
-    {{{"tasks", "mid"}}, {"field \"tasks\"", "expected an array of strings, got \"mid\""}},
-    {{{"glm", glm_with({{"confounds", {"trans_x", 1}}})}}}, {
-  "field \"glm.confounds\"", "array of strings"
-}
-}
-,
-    // enums: every name listed
-    {{{"glm", glm_with({{"noise_model", "ar3"}})}}}, {
-  "field \"glm.noise_model\"", "expected one of \"ols\", \"ar1\", \"arp\", got \"ar3\""
-}
-}
-, {{{"glm", glm_with({{"hrf", "canonical"}})}}}, {
-  "field \"glm.hrf\"",
-      "\"spm\", \"spm+derivative\", \"spm+derivative+dispersion\", \"glover\", \"glover+derivative\", "
-      "\"glover+derivative+dispersion\", \"fir\", got \"canonical\""
-}
-}
-, {{{"glm", glm_with({{"drift", "linear"}})}}}, {
-  "field \"glm.drift\"", "\"cosine\", \"polynomial\", \"none\""
-}
-}
-, {{{"registration", {{"model", "syn"}}}}}, {
-  "field \"registration.model\"", "expected one of \"rigid\", \"affine\", \"nonlinear\", got \"syn\""
-}
-}
-, {{{"registration", {{"on_qc_flag", "ignore"}}}}}, {
-  "field \"registration.on_qc_flag\"", "expected one of \"fail\", \"continue\", got \"ignore\""
-}
-}
-, {{{"group", {{"tail", "both"}}}}}, { "field \"group.tail\"", "\"two_sided\", \"greater\", \"less\"" }
-}
-, {{{"group", {{"analyses", {{{"name", "a"}, {"kind", "three_sample"}}}}}}}}, {
-  "field \"group.analyses[0].kind\"", "\"one_sample\", \"two_sample\", \"paired\", got \"three_sample\""
-}
-}
-, {{{"registration", reg}, {"pet", {{"weighting", "none"}}}}}, {
-  "field \"pet.weighting\"", "\"uniform\", \"duration\", \"duration_decay\", \"inverse_variance\""
-}
-}
-, {{{"registration", reg}, {"pet", {{"srtm_sampling", true}}}}}, {
-  "field \"pet.srtm_sampling\"", "\"frame_mean\", \"mid_time\", got true"
-}
-}
-,
-    // enum lists
-    {{{"registration", reg}, {"pet", {{"models", {"SRTM", "SRTM3"}}}}}}, {
-  "field \"pet.models\"", "\"SRTM\", \"SRTM2\", \"MRTM\", \"MRTM2\", \"LoganRef\", \"BFSRTM\", got \"SRTM3\""
-}
-}
-, {{{"registration", reg}, {"pet", {{"plasma_models", "1TCM"}}}}}, {
-  "field \"pet.plasma_models\"", "array of \"1TCM\", \"2TCM\", \"LoganPlasma\""
-}
-}
-, {{{"modalities", {"func", "eeg"}}}}, { "field \"modalities\"", "\"func\" or \"pet\", got \"eeg\"" }
-}
-,
-    // optional numbers
-    {with_atlas({{"threshold", 2}}), {"field \"registration.atlas.threshold\"", "number in [0, 1], got 2"}},
-    {{{"glm", glm_with({{"slice_time_ref", -1}})}}}, {
-  "field \"glm.slice_time_ref\"", "number in [0, 1]"
-}
-}
-,
-    // objects, lists of objects, required keys
-    {{{"glm", io::Json::array()}}}, {
-  "field \"glm\": expected an object"
-}
-}
-, {{{"registration", {{"atlas", "cit168"}}}}}, { "field \"registration.atlas\": expected an object" }
-}
-, {{{"glm", {{"hrf", "spm"}}}}}, { "field \"glm.contrasts\": required" }
-}
-, {{{"glm", {{"contrasts", io::Json::array()}}}}}, { "field \"glm.contrasts\"", "non-empty array" }
-}
-, {{{"glm", glm_with({{"modulators", {{{"condition", "gain"}}}}})}}}, {
-  "field \"glm.modulators[0].column\": required"
-}
-}
-, {{{"registration", {{"atlas", {{"image", "a.nii.gz"}}}}}}}, {
-  "field \"registration.atlas.name\": required"
-}
-}
-,
-    // rules across fields
-    {{{"pet", io::Json::object()}}}, {
-  "field \"pet\"", "needs the registration stage"
-}
-}
-, {{{"registration", reg}, {"pet", {{"delay_min_s", 10}, {"delay_max_s", 10}}}}}, {
-  "field \"pet.delay_max_s\"", "must be above delay_min_s"
-}
-}
-, {{{"glm", {{"contrasts", {{{"name", "x"}, {"expression", "a"}, {"rows", {"a"}}}}}}}}}, {
-  "field \"glm.contrasts[0].rows\"", "either \"expression\" (t) or \"rows\" (F)"
-}
-}
-, {{{"glm", {{"contrasts", {{{"name", "x"}}}}}}}}, { "glm.contrasts[0]", "either \"expression\"" }
-}
-, {{{"glm", {{"contrasts", {{{"name", "x"}, {"expression", "a"}}, {{"name", "x"}, {"rows", {"b"}}}}}}}}}, {
-  "field \"glm.contrasts\"", "\"x\" is used twice"
-}
-}
-, {{{"group", {{"analyses", {{{"name", "t"}, {"kind", "two_sample"}, {"group_column", "g"}}}}}}}}, {
-  "field \"group.analyses[0].levels\"", "two_sample analysis needs"
-}
-}
-, {{{"group", {{"analyses", {{{"name", "p"}, {"kind", "paired"}}}}}}}}, { "group.analyses[0].pair", "paired" }
-}
-, {{{"group", {{"analyses", {{{"name", "m"}, {"pair", {"a", "b"}}}}}}}}}, {
-  "group.analyses[0].pair", "only for paired analyses"
-}
-}
-,
-}
-;
-for (const auto& c : cases) {
-  const std::string e = error_of(c.config);
-  SCOPED_TRACE(c.config.dump());
-  EXPECT_EQ(e.rfind("cfg.json: ", 0), 0u) << e;
-  for (const auto& f : c.fragments)
-    EXPECT_NE(e.find(f), std::string::npos) << "\"" << f << "\" not in: " << e;
-}
+  const auto group = [](const io::Json& fields) { return io::Json{{"group", fields}}; };
+  const auto analysis = [](const io::Json& a) { return io::Json{{"group", {{"analyses", {a}}}}}; };
+  // bool
+  expect({{"preprocess", {{"realign", 1}}}},
+         {"field \"preprocess.realign\"", "expected true or false, got 1"});
+  // numbers: type and range
+  expect({{"preprocess", {{"smoothing_fwhm_mm", -2}}}},
+         {"field \"preprocess.smoothing_fwhm_mm\"", "expected a number in [0, 30], got -2"});
+  expect(pet_cfg({{"logan_tstar_min", "20"}}),
+         {"field \"pet.logan_tstar_min\"", "number in [0, 10000]", "got \"20\""});
+  expect(glm_cfg({{"high_pass_s", 0.5}}), {"field \"glm.high_pass_s\"", "number in [1, 1000000]"});
+  // integers: type and range, unbounded above
+  expect(glm_cfg({{"ar_order", 9}}), {"field \"glm.ar_order\"", "expected an integer in [1, 8], got 9"});
+  expect(glm_cfg({{"drift_order", 1.5}}), {"field \"glm.drift_order\"", "integer in [0, 10], got 1.5"});
+  expect(group({{"seed", -1}}), {"field \"group.seed\"", "expected an integer ≥ 0, got -1"});
+  expect(group({{"permutations", 1000001}}), {"field \"group.permutations\"", "integer in [0, 1000000]"});
+  // integer list
+  expect(glm_cfg({{"fir_delays", {0, 101}}}), {"field \"glm.fir_delays\"", "[0, 100], got 101"});
+  expect(glm_cfg({{"fir_delays", io::Json::array()}}),
+         {"field \"glm.fir_delays\"", "non-empty array of integers"});
+  // string, label, path
+  expect(pet_cfg({{"reference", 3}}), {"field \"pet.reference\"", "expected a string, got 3"});
+  expect(pet_cfg({{"reference", ""}}), {"field \"pet.reference\"", "non-empty string"});
+  expect({{"glm", {{"contrasts", {{{"name", "a-b"}, {"expression", "a - b"}}}}}}},
+         {"field \"glm.contrasts[0].name\"", "\"a-b\" must be letters and digits only"});
+  expect(with_atlas({{"image", 5}}), {"field \"registration.atlas.image\"", "expected a string, got 5"});
+  // string list
+  expect({{"tasks", "mid"}}, {"field \"tasks\"", "expected an array of strings, got \"mid\""});
+  expect(glm_cfg({{"confounds", {"trans_x", 1}}}), {"field \"glm.confounds\"", "array of strings"});
+  // enums: every name listed
+  expect(glm_cfg({{"noise_model", "ar3"}}),
+         {"field \"glm.noise_model\"", "expected one of \"ols\", \"ar1\", \"arp\", got \"ar3\""});
+  expect(glm_cfg({{"hrf", "canonical"}}),
+         {"field \"glm.hrf\"",
+          "\"spm\", \"spm+derivative\", \"spm+derivative+dispersion\", \"glover\", "
+          "\"glover+derivative\", \"glover+derivative+dispersion\", \"fir\", got \"canonical\""});
+  expect(glm_cfg({{"drift", "linear"}}), {"field \"glm.drift\"", "\"cosine\", \"polynomial\", \"none\""});
+  expect(
+      {{"registration", {{"model", "syn"}}}},
+      {"field \"registration.model\"", "expected one of \"rigid\", \"affine\", \"nonlinear\", got \"syn\""});
+  expect({{"registration", {{"on_qc_flag", "ignore"}}}},
+         {"field \"registration.on_qc_flag\"", "expected one of \"fail\", \"continue\", got \"ignore\""});
+  expect(group({{"tail", "both"}}), {"field \"group.tail\"", "\"two_sided\", \"greater\", \"less\""});
+  expect(analysis({{"name", "a"}, {"kind", "three_sample"}}),
+         {"field \"group.analyses[0].kind\"",
+          "\"one_sample\", \"two_sample\", \"paired\", got \"three_sample\""});
+  expect(pet_cfg({{"weighting", "none"}}),
+         {"field \"pet.weighting\"", "\"uniform\", \"duration\", \"duration_decay\", \"inverse_variance\""});
+  expect(pet_cfg({{"srtm_sampling", true}}),
+         {"field \"pet.srtm_sampling\"", "\"frame_mean\", \"mid_time\", got true"});
+  // enum lists
+  expect(pet_cfg({{"models", {"SRTM", "SRTM3"}}}),
+         {"field \"pet.models\"",
+          "\"SRTM\", \"SRTM2\", \"MRTM\", \"MRTM2\", \"LoganRef\", \"BFSRTM\", got \"SRTM3\""});
+  expect(pet_cfg({{"plasma_models", "1TCM"}}),
+         {"field \"pet.plasma_models\"", "array of \"1TCM\", \"2TCM\", \"LoganPlasma\""});
+  expect({{"modalities", {"func", "eeg"}}}, {"field \"modalities\"", "\"func\" or \"pet\", got \"eeg\""});
+  // optional numbers
+  expect(with_atlas({{"threshold", 2}}),
+         {"field \"registration.atlas.threshold\"", "number in [0, 1], got 2"});
+  expect(glm_cfg({{"slice_time_ref", -1}}), {"field \"glm.slice_time_ref\"", "number in [0, 1]"});
+  // objects, lists of objects, required keys
+  expect({{"glm", io::Json::array()}}, {"field \"glm\": expected an object"});
+  expect({{"registration", {{"atlas", "cit168"}}}}, {"field \"registration.atlas\": expected an object"});
+  expect({{"glm", {{"hrf", "spm"}}}}, {"field \"glm.contrasts\": required"});
+  expect({{"glm", {{"contrasts", io::Json::array()}}}}, {"field \"glm.contrasts\"", "non-empty array"});
+  expect(glm_cfg({{"modulators", {{{"condition", "gain"}}}}}),
+         {"field \"glm.modulators[0].column\": required"});
+  expect({{"registration", {{"atlas", {{"image", "a.nii.gz"}}}}}},
+         {"field \"registration.atlas.name\": required"});
+  // rules across fields
+  expect({{"pet", io::Json::object()}}, {"field \"pet\"", "needs the registration stage"});
+  expect(pet_cfg({{"delay_min_s", 10}, {"delay_max_s", 10}}),
+         {"field \"pet.delay_max_s\"", "must be above delay_min_s"});
+  expect({{"glm", {{"contrasts", {{{"name", "x"}, {"expression", "a"}, {"rows", {"a"}}}}}}}},
+         {"field \"glm.contrasts[0].rows\"", "either \"expression\" (t) or \"rows\" (F)"});
+  expect({{"glm", {{"contrasts", {{{"name", "x"}}}}}}}, {"glm.contrasts[0]", "either \"expression\""});
+  expect({{"glm", {{"contrasts", {{{"name", "x"}, {"expression", "a"}}, {{"name", "x"}, {"rows", {"b"}}}}}}}},
+         {"field \"glm.contrasts\"", "\"x\" is used twice"});
+  expect(analysis({{"name", "t"}, {"kind", "two_sample"}, {"group_column", "g"}}),
+         {"field \"group.analyses[0].levels\"", "two_sample analysis needs"});
+  expect(analysis({{"name", "p"}, {"kind", "paired"}}), {"group.analyses[0].pair", "paired analysis needs"});
+  expect(analysis({{"name", "m"}, {"pair", {"a", "b"}}}),
+         {"group.analyses[0].pair", "is for paired analyses"});
 }
 
 TEST(Config, UnknownKeysListTheKnownOnesInEverySection) {
   EXPECT_EQ(error_of({{"taks", 1}}),
             "cfg.json: unknown configuration key \"taks\"; known keys: tasks, modalities, registration, "
             "preprocess, glm, pet, group (see docs/config.md)");
-  EXPECT_EQ(error_of({{"glm", glm_with({{"typo", 1}})}}),
+  EXPECT_EQ(error_of(glm_cfg({{"typo", 1}})),
             "cfg.json: unknown key \"typo\" in \"glm\"; known keys: hrf, fir_delays, drift, high_pass_s, "
             "drift_order, slice_time_ref, conditions, modulators, confounds, noise_model, ar_order, "
             "signal_scaling, contrasts, voxelwise, template_resolution_mm (see docs/config.md)");
-  const struct {
-    io::Json config;
-    std::string section, a_known_key;
-  } cases[] = {{{{"registration", {{"modle", "rigid"}}}}, "registration", "on_qc_flag"},
-               {{{"registration", {{"atlas", {{"nmae", "x"}}}}}}, "registration.atlas", "probability"},
-               {{{"preprocess", {{"smoothing", 6}}}}, "preprocess", "smoothing_fwhm_mm"},
-               {{{"glm", {{"contrasts", {{{"name", "x"}, {"expr", "a"}}}}}}}, "glm.contrasts[0]", "rows"},
-               {{{"glm", glm_with({{"modulators", {{{"condition", "a"}, {"column", "b"}, {"scale", 1}}}}})}}},
-               "glm.modulators[0]",
-               "column"},
-    {{{"group", {{"tails", "less"}}}}}, "group", "permutations"
-}
-, {{{"group", {{"analyses", {{{"name", "a"}}, {{"name", "b"}, {"covariate", {"x"}}}}}}}}},
-    "group.analyses[1]", "covariates"
-}
-, {{{"registration", io::Json::object()}, {"pet", {{"model", {"SRTM"}}}}}}, "pet", "plasma_models"
-}
-,
-}
-;
-for (const auto& c : cases) {
-  const std::string e = error_of(c.config);
-  EXPECT_NE(e.find("unknown key \""), std::string::npos) << e;
-  EXPECT_NE(e.find("in \"" + c.section + "\"; known keys: "), std::string::npos) << e;
-  EXPECT_NE(e.find(c.a_known_key), std::string::npos) << e;
-  EXPECT_NE(e.find("(see docs/config.md)"), std::string::npos) << e;
-}
+  const auto expect = [](const io::Json& config, const std::string& section, const std::string& a_known_key) {
+    const std::string e = error_of(config);
+    EXPECT_NE(e.find("unknown key \""), std::string::npos) << e;
+    EXPECT_NE(e.find("in \"" + section + "\"; known keys: "), std::string::npos) << e;
+    EXPECT_NE(e.find(a_known_key), std::string::npos) << e;
+    EXPECT_NE(e.find("(see docs/config.md)"), std::string::npos) << e;
+  };
+  expect({{"registration", {{"modle", "rigid"}}}}, "registration", "on_qc_flag");
+  expect({{"registration", {{"atlas", {{"nmae", "x"}}}}}}, "registration.atlas", "probability");
+  expect({{"preprocess", {{"smoothing", 6}}}}, "preprocess", "smoothing_fwhm_mm");
+  expect({{"glm", {{"contrasts", {{{"name", "x"}, {"expr", "a"}}}}}}}, "glm.contrasts[0]", "rows");
+  expect(glm_cfg({{"modulators", {{{"condition", "a"}, {"column", "b"}, {"scale", 1}}}}}),
+         "glm.modulators[0]", "column");
+  expect({{"group", {{"tails", "less"}}}}, "group", "permutations");
+  expect({{"group", {{"analyses", {{{"name", "a"}}, {{"name", "b"}, {"covariate", {"x"}}}}}}}},
+         "group.analyses[1]", "covariates");
+  expect(pet_cfg({{"model", {"SRTM"}}}), "pet", "plasma_models");
 }
 
 // Code that builds a section struct itself (the group level's default analysis, tests) gets what
@@ -449,7 +359,6 @@ TEST(Config, DocsConfigMdTablesAreTheFieldTablesRendering) {
 }
 
 namespace {
-
 // Runs the rewardpath binary; returns the exit status and stdout.
 std::pair<int, std::string> run_cli(const std::string& args) {
   const std::string cmd = std::string(RP_BINARY_DIR) + "/bin/rewardpath " + args + " 2>/dev/null";
