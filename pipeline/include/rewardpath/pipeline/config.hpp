@@ -69,8 +69,8 @@ struct GlmConfig {
   glm::DriftModel drift = glm::DriftModel::cosine;
   double high_pass_s = 128;
   int drift_order = 1;
-  std::optional<double>
-      slice_time_ref; // none: the preprocessing reference when slice timing was corrected, else 0
+  // None: the preprocessing reference when slice timing was corrected, else 0.
+  std::optional<double> slice_time_ref;
   std::vector<std::string> conditions; // empty: every trial type
   std::vector<ModulatorConfig> modulators;
   std::vector<std::string> confounds; // columns of the confounds table

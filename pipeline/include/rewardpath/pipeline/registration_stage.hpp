@@ -29,7 +29,7 @@ RegistrationResources load_registration_resources(const RegistrationConfig& conf
 
 // Reads the mean images the load stage wrote (never recomputes them), registers, writes
 // transforms, atlas labels (and fractional weights), the QC JSON and figures; returns every file
-// written. Throws when a registration fails, or is QC-flagged and config.fail_on_qc_flag is set
+// written. Throws when a registration fails, or is QC-flagged and config.on_qc_flag is "fail"
 // (after writing the QC JSON and figures, so the failure can be inspected).
 std::vector<std::filesystem::path> run_registration_stage(const SubjectPlan& plan,
                                                           const RegistrationResources& resources,
