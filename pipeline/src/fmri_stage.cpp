@@ -30,22 +30,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-glm::HrfModel hrf_model(const std::string& s) {
-  if (s == "spm") return glm::HrfModel::spm;
-  if (s == "spm+derivative") return glm::HrfModel::spm_derivative;
-  if (s == "spm+derivative+dispersion") return glm::HrfModel::spm_derivative_dispersion;
-  if (s == "glover") return glm::HrfModel::glover;
-  if (s == "glover+derivative") return glm::HrfModel::glover_derivative;
-  if (s == "glover+derivative+dispersion") return glm::HrfModel::glover_derivative_dispersion;
-  return glm::HrfModel::fir;
-}
-
-glm::NoiseModel noise_model(const std::string& s) {
-  if (s == "ols") return glm::NoiseModel::ols;
-  if (s == "arp") return glm::NoiseModel::arp;
-  return glm::NoiseModel::ar1;
-}
-
 io::Table design_table(const glm::Design& d) {
   io::Table t(d.columns);
   for (std::int64_t r = 0; r < d.rows(); ++r) {
@@ -122,11 +106,9 @@ std::string res_label(double res_mm) {
 
 glm::FirstLevelSettings first_level_settings(const GlmConfig& g) {
   glm::FirstLevelSettings s;
-  s.hrf = hrf_model(g.hrf);
+  s.hrf = g.hrf;
   s.fir_delays = g.fir_delays;
-  s.drift = g.drift == "cosine"
-                ? glm::DriftModel::cosine
-                : (g.drift == "polynomial" ? glm::DriftModel::polynomial : glm::DriftModel::none);
+  s.drift = g.drift;
   s.high_pass_s = g.high_pass_s;
   s.drift_order = g.drift_order;
   s.conditions = g.conditions;
@@ -138,7 +120,7 @@ glm::FirstLevelSettings first_level_settings(const GlmConfig& g) {
 
 glm::FitParams fit_params(const GlmConfig& g) {
   glm::FitParams fp;
-  fp.noise_model = noise_model(g.noise_model);
+  fp.noise_model = g.noise_model;
   fp.ar_order = g.ar_order;
   return fp;
 }
@@ -351,7 +333,7 @@ private:
       return std::nullopt;
     }
     const GlmConfig& g = config_.glm;
-    const double slice_time_ref = g.slice_time_ref >= 0 ? g.slice_time_ref : prep.slice_time_ref;
+    const double slice_time_ref = g.slice_time_ref.value_or(prep.slice_time_ref);
     const glm::RunDesign rd = glm::design_run(*in.events, prep.confounds, settings_,
                                               in.metadata.repetition_time_s, bold.volumes(), slice_time_ref);
     out.tsv(bids::Output::design_matrix, {}, design_table(rd.design));
@@ -373,8 +355,8 @@ private:
                        const PreparedRun& prep) const {
     const GlmConfig& g = config_.glm;
     return {{"Sources", {in.run.image.string()}},
-            {"NoiseModel", g.noise_model},
-            {"HRF", g.hrf},
+            {"NoiseModel", option_name(g.noise_model)},
+            {"HRF", option_name(g.hrf)},
             {"Columns", rd.design.columns},
             {"Volumes", rd.design.rows()},
             {"SignalScaling", g.signal_scaling ? "percent of the voxel (ROI) mean" : "none"},

@@ -75,9 +75,7 @@ Inventory find_results(const fs::path& out_dir, const std::vector<std::string>& 
 
 glm::GroupSpec spec_of(const GroupAnalysisConfig& a) {
   glm::GroupSpec s;
-  s.kind = a.kind == "two_sample"
-               ? glm::GroupKind::two_sample
-               : (a.kind == "paired" ? glm::GroupKind::paired : glm::GroupKind::one_sample);
+  s.kind = a.kind;
   s.group_column = a.group_column;
   if (a.levels.size() == 2) {
     s.level_a = a.levels[0];
@@ -86,10 +84,6 @@ glm::GroupSpec spec_of(const GroupAnalysisConfig& a) {
   s.covariates = a.covariates;
   s.contrast = a.contrast;
   return s;
-}
-
-glm::Tail tail_of(const std::string& t) {
-  return t == "greater" ? glm::Tail::greater : (t == "less" ? glm::Tail::less : glm::Tail::two_sided);
 }
 
 // The effect column of a subject-level ROI table, by ROI name.
@@ -134,7 +128,7 @@ public:
     fs::create_directories(group_dir_);
     for (const auto& [task, subjects] : inv)
       for (const auto& a : analyses) {
-        if (a.kind == "paired") {
+        if (a.kind == glm::GroupKind::paired) {
           run_analysis(task, subjects, a, a.pair[0], a.pair[1]);
         } else {
           for (const auto& c : contrasts) run_analysis(task, subjects, a, c, "");
@@ -199,7 +193,7 @@ private:
       glm::GroupTestParams tp;
       tp.permutations = config_.group.permutations;
       tp.seed = config_.group.seed;
-      tp.tail = tail_of(config_.group.tail);
+      tp.tail = config_.group.tail;
       const glm::GroupRoiTable table =
           glm::group_roi_table(design, glm::select_rows(design, values), roi_names, {}, tp);
       const std::string stem = fmt::format("task-{}_atlas-{}_contrast-{}_desc-{}", task,

@@ -14,6 +14,7 @@
 #include "rewardpath/core/log.hpp"
 #include "rewardpath/core/provenance.hpp"
 #include "rewardpath/io/tsv.hpp"
+#include "rewardpath/pipeline/config.hpp"
 #include "rewardpath/pipeline/group.hpp"
 #include "rewardpath/pipeline/runner.hpp"
 #include "rewardpath/simulate/simulate.hpp"
@@ -75,12 +76,21 @@ int main(int argc, char** argv) {
                       "Where a run too large for the memory budget is paged (an unlinked scratch file; "
                       "default: OUT_DIR; on a cluster, node-local disk such as $TMPDIR)");
   run_cmd->add_flag("--force", run.force, "Recompute subjects whose outputs are already current");
-  run_cmd->footer("\nExamples:\n"
-                  "  rewardpath run /data/mid /data/mid-derivatives participant --participant-label 01 02\n"
-                  "  sbatch --array=1-40 --wrap 'rewardpath run /data/mid /out participant \\\n"
-                  "      --participant-label $(sed -n ${SLURM_ARRAY_TASK_ID}p subjects.txt) --nthreads 4'\n\n"
-                  "Exit status: 0 when every subject completed or was up to date; 1 when any subject failed\n"
-                  "(OUT_DIR/logs/summary.txt names each and why); 2 for usage errors.");
+  run_cmd->footer(
+      "\nExamples:\n"
+      "  rewardpath run /data/mid /data/mid-derivatives participant --participant-label 01 02\n"
+      "  sbatch --array=1-40 --wrap 'rewardpath run /data/mid /out participant \\\n"
+      "      --participant-label $(sed -n ${SLURM_ARRAY_TASK_ID}p subjects.txt) --nthreads 4'\n\n"
+      "Exit status: 0 when every subject completed or was up to date; 1 when any subject failed\n"
+      "(OUT_DIR/logs/summary.txt names each and why); 2 for usage errors (including a bad --config).");
+
+  auto* config_cmd = app.add_subcommand("config", "Print the configuration reference (docs/config.md)");
+  bool markdown = false;
+  std::vector<std::string> config_sections;
+  config_cmd->add_flag("--markdown", markdown, "Markdown tables, as in docs/config.md")->required();
+  config_cmd
+      ->add_option("section", config_sections, "Sections to print (default: all), e.g. glm, glm.contrasts[]")
+      ->check(CLI::IsMember(pipeline::config_sections()));
 
   auto* atlas_cmd =
       app.add_subcommand("atlas", "Print the reward atlas ROI table (index, name, volume in mm3, source)");
@@ -167,6 +177,12 @@ int main(int argc, char** argv) {
       }
       return 0;
     }
+    if (config_cmd->parsed()) {
+      for (const auto& s : config_sections.empty() ? pipeline::config_sections() : config_sections)
+        std::cout << "### " << (s.empty() ? "top level" : "`" + s + "`") << "\n\n"
+                  << pipeline::config_markdown(s) << "\n";
+      return 0;
+    }
     if (sim_cmd->parsed()) {
       sim.size = sim_size == "standard" ? simulate::Size::standard : simulate::Size::small;
       sim.func = std::find(sim_modalities.begin(), sim_modalities.end(), "func") != sim_modalities.end();
@@ -177,6 +193,9 @@ int main(int argc, char** argv) {
                 << "  ground truth: " << result.truth_dir.string() << "\n";
       return 0;
     }
+  } catch (const pipeline::ConfigError& e) {
+    spdlog::error("{}", e.what());
+    return kExitUsage;
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
     return kExitFailure;

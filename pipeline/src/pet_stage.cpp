@@ -411,41 +411,20 @@ void check_reference(const ModelRun& m, const pet::RegionTac& ref) {
                       m.config.reference, num(ref.tac[f]), f, num(m.timing.start_s[f])));
 }
 
-pet::Weighting weighting(const std::string& s) {
-  if (s == "uniform") return pet::Weighting::uniform;
-  if (s == "duration") return pet::Weighting::duration;
-  if (s == "inverse_variance") return pet::Weighting::inverse_variance;
-  return pet::Weighting::duration_decay;
-}
-
 // Frame weights from the mean TAC of all atlas voxels (a high-count curve).
 std::vector<double> frame_weights(const ModelRun& m, const Regions& regions) {
   pet::WeightParams wp;
-  wp.scheme = weighting(m.config.weighting);
+  wp.scheme = m.config.weighting;
   wp.half_life_s = std::isfinite(m.timing.half_life_s) ? m.timing.half_life_s : pet::kC11HalfLifeS;
   return pet::frame_weights(m.timing, regions.all.tac, wp);
 }
 
-// The configuration's model names as models (the names were checked when the configuration was read).
-template <class Model>
-std::vector<Model> models_of(const std::vector<std::string>& names,
-                             std::optional<Model> (*lookup)(std::string_view), const std::string& field) {
-  std::vector<Model> out;
-  for (const auto& name : names) {
-    const std::optional<Model> model = lookup(name);
-    if (!model) throw Error(fmt::format("field \"pet.{}\": unknown model \"{}\"", field, name));
-    out.push_back(*model);
-  }
-  return out;
-}
-
 pet::ReferenceFitSettings reference_settings(const PetConfig& config, const std::vector<double>& weights) {
   pet::ReferenceFitSettings s;
-  s.models = models_of(config.models, pet::reference_model, "models");
+  s.models = config.models;
   s.weights = weights;
   s.logan_tstar_s = 60.0 * config.logan_tstar_min;
-  s.srtm_sampling =
-      config.srtm_sampling == "mid_time" ? pet::ModelSampling::mid_time : pet::ModelSampling::frame_mean;
+  s.srtm_sampling = config.srtm_sampling;
   return s;
 }
 
@@ -476,13 +455,13 @@ io::Json model_sidecar(const ModelRun& m, pet::ReferenceModel model, double k2p,
   const bool uses_k2p = pet::uses_fixed_k2prime(model);
   return {{"Model", std::string(pet::name(model))},
           {"ReferenceRegion", m.config.reference},
-          {"Weighting", m.config.weighting},
+          {"Weighting", option_name(m.config.weighting)},
           {"K2Prime", uses_k2p ? io::Json(k2p) : io::Json(nullptr)},
           {"K2PrimeSource", uses_k2p
                                 ? "median MRTM k2' over: " + fmt::format("{}", fmt::join(k2p_regions, ", "))
                                 : std::string("n/a")},
           {"LoganTstarMinutes", m.config.logan_tstar_min},
-          {"SrtmSampling", m.config.srtm_sampling},
+          {"SrtmSampling", option_name(m.config.srtm_sampling)},
           {"bp_nd", {{"Description", "binding potential (non-displaceable)"}}},
           {"r1", {{"Description", "K1/K1'"}}},
           {"k2", {{"Units", "1/min"}}},
@@ -547,7 +526,7 @@ pet::ArterialInput read_arterial_input(const fs::path& blood) {
 
 pet::PlasmaFitSettings plasma_settings(const PetConfig& config, const std::vector<double>& weights) {
   pet::PlasmaFitSettings s;
-  s.models = models_of(config.plasma_models, pet::plasma_model, "plasma_models");
+  s.models = config.plasma_models;
   s.weights = weights;
   s.fit_delay = config.fit_delay;
   s.delay_min_s = config.delay_min_s;
@@ -562,7 +541,8 @@ void write_plasma_tables(const ModelRun& m, const Regions& regions, const std::v
   if (m.config.plasma_models.empty()) return;
   if (m.in.run.blood.empty()) {
     spdlog::warn("sub-{}: plasma models {} asked for but there is no _blood.tsv beside {}; skipped",
-                 m.plan.label, fmt::join(m.config.plasma_models, ", "), m.in.run.image.filename().string());
+                 m.plan.label, fmt::join(option_names_of(m.config.plasma_models), ", "),
+                 m.in.run.image.filename().string());
     return;
   }
   const fs::path& blood = m.in.run.blood[0];
@@ -628,7 +608,7 @@ void write_maps(const ModelRun& m, const Grid& grid, const MapVoxels& mv, pet::R
                 {{"Model", model},
                  {"Measure", meas},
                  {"ReferenceRegion", m.config.reference},
-                 {"Weighting", m.config.weighting},
+                 {"Weighting", option_name(m.config.weighting)},
                  {"K2Prime", pet::uses_fixed_k2prime(map_model) ? io::Json(k2p) : io::Json(nullptr)},
                  {"Mask", "brain mask of the mean PET image, or any atlas ROI; 0 outside, "
                           "NaN where the fit failed"}});

@@ -30,12 +30,6 @@ std::string space_label(const std::string& space) {
   return s.empty() ? "template" : s;
 }
 
-reg::Model parse_model(const std::string& m) {
-  if (m == "rigid") return reg::Model::rigid;
-  if (m == "nonlinear") return reg::Model::nonlinear;
-  return reg::Model::affine;
-}
-
 double min_spacing(const Grid& g) { return std::min({g.spacing_mm[0], g.spacing_mm[1], g.spacing_mm[2]}); }
 
 // Anatomy (or a BOLD/PET mean without anatomy) -> template. The pyramid's finest level is at least
@@ -201,7 +195,7 @@ struct SubjectRegistration {
       write_xfm(xfm, r.transform);
       to_template = reg::compose(r.transform, *t1w_to_template);
     } else {
-      p = template_params(parse_model(config.model), mean.grid());
+      p = template_params(config.model, mean.grid());
       what = space + " -> " + res.template_space;
       r = with_context("registering the run's " + space + " mean to the template (no T1w)",
                        [&] { return reg::register_images(mean, res.registration_template, p); });
@@ -274,7 +268,7 @@ RegistrationResult run_registration_stage(const SubjectPlan& plan, const RunMean
     const auto& img = plan.t1w_images[0];
     t1w = io::read_nifti_voxels(plan.t1w[0]);
     t1w->grid().space = "T1w";
-    const reg::Params p = template_params(parse_model(config.model), t1w->grid());
+    const reg::Params p = template_params(config.model, t1w->grid());
     const reg::Result r =
         with_context("registering the T1w " + img.image.filename().string() + " to the " +
                          res.template_space + " template",
@@ -313,13 +307,13 @@ RegistrationResult run_registration_stage(const SubjectPlan& plan, const RunMean
                            {"Template", res.template_space},
                            {"Flagged", !s.flags.empty()},
                            {"Flags", s.flags},
-                           {"OnQcFlag", config.fail_on_qc_flag ? "fail" : "continue"},
+                           {"OnQcFlag", option_name(config.on_qc_flag)},
                            {"Registrations", s.qc}});
   s.outputs.push_back(qc_path);
   if (!s.flags.empty()) {
     const std::string msg = fmt::format("registration QC flagged {}: {} (see {} and the figures beside it)",
                                         s.flags.size(), fmt::join(s.flags, "; "), qc_path.string());
-    if (config.fail_on_qc_flag)
+    if (config.on_qc_flag == OnQcFlag::fail)
       throw Error(msg + "; set \"registration\": {\"on_qc_flag\": \"continue\"} to keep such subjects");
     spdlog::warn("sub-{}: {}", plan.label, msg);
   }

@@ -111,6 +111,28 @@ TEST(Json, InvalidJsonNamesFile) {
                   {(dir / "missing.json").string(), "cannot open"});
 }
 
+// 100 000 '[' (a hostile or broken file) is a clear error naming the file, not a stack overflow;
+// 64 levels are still read.
+TEST(Json, DeepNestingIsAnErrorNotACrash) {
+  TempDir dir;
+  const auto nested = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  write_text(dir / "ok.json", nested(64));
+  EXPECT_NO_THROW(read_json(dir / "ok.json"));
+  for (const int depth : {65, 100000}) {
+    const auto p = dir / ("deep" + std::to_string(depth) + ".json");
+    write_text(p, nested(depth));
+    expect_mentions(error_of([&] { read_json(p); }), {p.string(), "nested deeper than 64"});
+  }
+  const std::string objects = [] {
+    std::string s;
+    for (int i = 0; i < 70; ++i) s += "{\"a\":";
+    return s + "1" + std::string(70, '}');
+  }();
+  write_text(dir / "deep_object.json", objects);
+  expect_mentions(error_of([&] { read_json(dir / "deep_object.json"); }),
+                  {"deep_object.json", "nested deeper"});
+}
+
 TEST(Json, BomIsAccepted) {
   TempDir dir;
   const auto p = dir / "bom.json";

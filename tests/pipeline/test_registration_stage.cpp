@@ -431,9 +431,9 @@ TEST(RegistrationConfig, KeysAreCheckedAndRecorded) {
           {"registration", {{"model", "rigid"}, {"fractional_weights", true}, {"on_qc_flag", "continue"}}}},
       "test");
   EXPECT_TRUE(c.registration.enabled);
-  EXPECT_EQ(c.registration.model, "rigid");
+  EXPECT_EQ(c.registration.model, registration::Model::rigid);
   EXPECT_TRUE(c.registration.fractional_weights);
-  EXPECT_FALSE(c.registration.fail_on_qc_flag);
+  EXPECT_EQ(c.registration.on_qc_flag, pipeline::OnQcFlag::proceed);
   EXPECT_EQ(c.source["registration"]["model"], "rigid");
   EXPECT_FALSE(pipeline::default_config().registration.enabled);
   EXPECT_FALSE(pipeline::default_config().source.contains("registration"));

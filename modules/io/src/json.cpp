@@ -9,13 +9,23 @@
 
 namespace rewardpath::io {
 
+// Objects and arrays nested deeper than this are an error naming the file: the parser itself is
+// iterative, but dump(), comparison and recursive readers are not (100 000 '[' overflow the stack).
+constexpr int kMaxJsonDepth = 64;
+
 Json read_json(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot open file").context(path.string());
   std::stringstream ss;
   ss << in.rdbuf();
+  const auto depth_limit = [&](int depth, Json::parse_event_t event, Json&) {
+    if ((event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start) &&
+        depth + 1 > kMaxJsonDepth)
+      throw Error(fmt::format("JSON nested deeper than {} levels", kMaxJsonDepth)).context(path.string());
+    return true;
+  };
   try {
-    return Json::parse(ss.str());
+    return Json::parse(ss.str(), depth_limit);
   } catch (const Json::parse_error& e) {
     throw Error(fmt::format("invalid JSON: {}", e.what())).context(path.string());
   }

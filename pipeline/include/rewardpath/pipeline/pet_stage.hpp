@@ -18,11 +18,6 @@
 
 namespace rewardpath::pipeline {
 
-// "pet" configuration object; needs the registration stage (the atlas in PET space), so a "pet"
-// key without "registration" is an error. Errors name the field.
-PetConfig parse_pet(const io::Json& json, bool registration_enabled, const std::string& where);
-io::Json pet_source(const PetConfig& config); // with defaults, for provenance
-
 // What realignment hands to the registration and model stages, one entry per plan.pet run (same
 // order): the frames (realigned when config.realign) and the duration-weighted mean of the
 // realigned frames (the image registration should register; empty without realignment).

@@ -56,7 +56,7 @@ struct RegisteredRuns {
 // Registers the T1w to the template and each run's mean to the T1w (or to the template without
 // one), brings the atlas into every run's space, writes transforms, labels (and fractional
 // weights), the QC JSON and figures. Throws when a registration fails, or is QC-flagged and
-// config.fail_on_qc_flag is set (after writing the QC JSON and figures, so it can be inspected).
+// config.on_qc_flag is "fail" (after writing the QC JSON and figures, so it can be inspected).
 RegistrationResult run_registration_stage(const SubjectPlan& plan, const RunMeans& means,
                                           const RegistrationResources& resources,
                                           const RegistrationConfig& config,
