@@ -193,3 +193,27 @@ TEST(CombineRuns, CombinesEachSeriesOverTheRunsThatHaveIt) {
 }
 
 } // namespace
+
+namespace {
+
+// Hand values: 100 volumes (expected sd 0.1, bound 0.196), four series of which one has sigma2 0
+// (not counted).
+TEST(ResidualAutocorrelationSummary, MeanMedianAndFractionOutsideByHand) {
+  glm::FirstLevelFit fit;
+  fit.design = Eigen::MatrixXd::Zero(100, 2);
+  fit.sigma2 = Eigen::Vector4d(1.0, 2.0, 0.0, 1.0);
+  fit.residual_acf.resize(3, 4);
+  fit.residual_acf << 0.1f, 0.3f, 0.9f, -0.25f, //
+      0.0f, 0.0f, 0.9f, 0.0f,                   //
+      0.2f, -0.2f, 0.9f, 0.1f;
+  const glm::AutocorrelationSummary s = glm::residual_autocorrelation_summary(fit);
+  EXPECT_DOUBLE_EQ(s.expected_sd, 0.1);
+  EXPECT_NEAR(s.mean[0], (0.1 + 0.3 - 0.25) / 3, 1e-7);
+  EXPECT_NEAR(s.median[0], 0.1, 1e-7);
+  EXPECT_NEAR(s.fraction_outside[0], 2.0 / 3.0, 1e-15); // 0.3 and -0.25
+  EXPECT_EQ(s.fraction_outside[1], 0.0);
+  EXPECT_NEAR(s.fraction_outside[2], 2.0 / 3.0, 1e-15); // 0.2 and -0.2
+  EXPECT_NEAR(s.median[2], 0.1, 1e-7);
+}
+
+} // namespace

@@ -550,9 +550,9 @@ AutocorrelationSummary residual_autocorrelation_summary(const FirstLevelFit& fit
       if (std::fabs(x) > 1.96 * s.expected_sd) ++out;
     }
     s.mean[static_cast<std::size_t>(l)] = sum / static_cast<double>(v.size());
-    s.median[static_cast<std::size_t>(l)] = median(std::move(v));
     s.fraction_outside[static_cast<std::size_t>(l)] =
         static_cast<double>(out) / static_cast<double>(v.size());
+    s.median[static_cast<std::size_t>(l)] = median(std::move(v)); // last: it takes v
   }
   return s;
 }
