@@ -14,6 +14,7 @@
 #include "fit_time.hpp"
 
 #include "rewardpath/core/error.hpp"
+#include "rewardpath/core/gaussian.hpp"
 #include "rewardpath/core/statistics.hpp"
 
 namespace rewardpath::glm {
@@ -83,11 +84,10 @@ void smooth_in_mask(std::vector<std::vector<float>>& maps, const std::vector<flo
   for (int a = 0; a < 3; ++a) {
     const double sigma =
         fwhm_mm / std::sqrt(8.0 * std::log(2.0)) / grid.spacing_mm[static_cast<std::size_t>(a)];
-    const int r = std::max(0, static_cast<int>(std::ceil(3.0 * sigma)));
-    auto& k = kernels[static_cast<std::size_t>(a)];
-    k.resize(static_cast<std::size_t>(2 * r + 1));
-    for (int i = -r; i <= r; ++i)
-      k[static_cast<std::size_t>(i + r)] = sigma > 0 ? std::exp(-0.5 * i * i / (sigma * sigma)) : 1.0;
+    // Not normalised: the smoothed weights normalise.
+    kernels[static_cast<std::size_t>(a)] =
+        sigma > 0 ? gaussian_kernel(sigma, static_cast<int>(std::ceil(3.0 * sigma)), false)
+                  : std::vector<double>{1.0};
   }
   const std::array<std::int64_t, 3> dims{nx, ny, nz};
   const std::array<std::int64_t, 3> strides{1, nx, nx * ny};

@@ -8,21 +8,13 @@
 #include <string>
 
 #include "rewardpath/core/error.hpp"
+#include "rewardpath/core/gaussian.hpp"
 
 namespace rewardpath::preprocess {
 
 std::vector<double> gaussian_weights(double sigma, double truncate) {
   if (!(sigma > 0.0)) return {1.0};
-  const auto radius = static_cast<std::int64_t>(truncate * sigma + 0.5);
-  std::vector<double> w(static_cast<std::size_t>(2 * radius + 1));
-  double sum = 0.0;
-  for (std::int64_t x = -radius; x <= radius; ++x) {
-    const double v = std::exp(-0.5 * static_cast<double>(x * x) / (sigma * sigma));
-    w[static_cast<std::size_t>(x + radius)] = v;
-    sum += v;
-  }
-  for (auto& v : w) v /= sum;
-  return w;
+  return gaussian_kernel(sigma, static_cast<std::int64_t>(truncate * sigma + 0.5), true);
 }
 
 namespace {

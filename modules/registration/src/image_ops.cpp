@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "rewardpath/core/error.hpp"
+#include "rewardpath/core/gaussian.hpp"
 #include "rewardpath/core/resample.hpp"
 #include "rewardpath/registration/registration.hpp"
 
@@ -69,17 +70,14 @@ struct SplitMix64 {
   }
 };
 
-std::vector<double> gaussian_kernel(double sigma_vox) {
-  const int r = std::max(1, static_cast<int>(std::ceil(3.0 * sigma_vox)));
-  std::vector<double> w(static_cast<std::size_t>(2 * r + 1));
-  for (int t = -r; t <= r; ++t)
-    w[static_cast<std::size_t>(t + r)] = std::exp(-0.5 * (t * t) / (sigma_vox * sigma_vox));
-  return w;
+// Not normalised: each pass renormalises by the weights inside the image.
+std::vector<double> pyramid_kernel(double sigma_vox) {
+  return gaussian_kernel(sigma_vox, std::max(1, static_cast<int>(std::ceil(3.0 * sigma_vox))), false);
 }
 
 // One separable pass along `axis` (0 = i, 1 = j, 2 = k), renormalising at the edges.
 Volume smooth_axis(const Volume& in, int axis, double sigma_vox) {
-  const auto w = gaussian_kernel(sigma_vox);
+  const auto w = pyramid_kernel(sigma_vox);
   const int r = static_cast<int>(w.size() / 2);
   const std::int64_t nx = in.nx(), ny = in.ny(), nz = in.nz();
   const std::int64_t n_axis = in.grid().dims[static_cast<std::size_t>(axis)];

@@ -9,6 +9,7 @@
 #include <numbers>
 
 #include "rewardpath/core/error.hpp"
+#include "rewardpath/core/gaussian.hpp"
 #include "rewardpath/core/resample.hpp"
 
 namespace rewardpath::simulate::fmri {
@@ -19,16 +20,10 @@ enum Stream : std::uint64_t { fields = 1, innovations = 2, background = 3 };
 
 constexpr double fwhm_to_sigma = 0.42466090014400953; // 1 / (2 sqrt(2 ln 2))
 
-std::vector<double> gaussian_kernel(double fwhm_voxels) {
+std::vector<double> smoothing_kernel(double fwhm_voxels) {
   const double sigma = fwhm_voxels * fwhm_to_sigma;
   if (sigma < 1e-3) return {1.0};
-  const int r = std::max(1, static_cast<int>(std::ceil(3.0 * sigma)));
-  std::vector<double> k(static_cast<std::size_t>(2 * r + 1));
-  double sum = 0.0;
-  for (int i = -r; i <= r; ++i)
-    sum += k[static_cast<std::size_t>(i + r)] = std::exp(-0.5 * i * i / (sigma * sigma));
-  for (auto& v : k) v /= sum;
-  return k;
+  return gaussian_kernel(sigma, std::max(1, static_cast<int>(std::ceil(3.0 * sigma))), true);
 }
 
 void validate(const PartialVolume& pv, const BoldSpec& s) {
@@ -54,7 +49,7 @@ void gaussian_smooth(std::vector<float>& data, const std::array<std::int64_t, 3>
   std::vector<float> tmp;
   const std::array<std::int64_t, 3> stride{1, d[0], d[0] * d[1]};
   for (int axis = 0; axis < 3; ++axis) {
-    const auto k = gaussian_kernel(fwhm_voxels[static_cast<std::size_t>(axis)]);
+    const auto k = smoothing_kernel(fwhm_voxels[static_cast<std::size_t>(axis)]);
     if (k.size() == 1) continue;
     const auto r = static_cast<std::int64_t>(k.size() / 2);
     const std::int64_t n = d[static_cast<std::size_t>(axis)], st = stride[static_cast<std::size_t>(axis)];
@@ -189,7 +184,7 @@ Volume simulate_bold(const PartialVolume& pv, const BoldSpec& spec, std::uint64_
   double smooth_var = 1.0; // variance of smoothed unit white noise (interior)
   for (int a = 0; a < 3; ++a) {
     double s2 = 0.0;
-    for (double kv : gaussian_kernel(fwhm_vox[static_cast<std::size_t>(a)])) s2 += kv * kv;
+    for (double kv : smoothing_kernel(fwhm_vox[static_cast<std::size_t>(a)])) s2 += kv * kv;
     smooth_var *= s2;
   }
   const double w_white = std::sqrt(1.0 - nz.smooth_fraction),
