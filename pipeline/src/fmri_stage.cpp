@@ -532,10 +532,7 @@ private:
     }
   }
 
-  void keep_outputs(OutputWriter& out) {
-    auto written = out.take_outputs();
-    outputs_.insert(outputs_.end(), written.begin(), written.end());
-  }
+  void keep_outputs(OutputWriter& out) { append(outputs_, out.take_outputs()); }
 
   const SubjectPlan& plan_;
   const Config& config_;

@@ -15,6 +15,7 @@
 #include "rewardpath/core/statistics.hpp"
 #include "rewardpath/io/json.hpp"
 #include "rewardpath/io/nifti.hpp"
+#include "output_writer.hpp"
 
 namespace rewardpath::pipeline {
 namespace fs = std::filesystem;
@@ -108,85 +109,75 @@ std::string bids_uri(const fs::path& bids_dir, const fs::path& file) {
   return "bids:raw:" + fs::relative(file, bids_dir).generic_string();
 }
 
-void write_image_with_sidecar(const fs::path& path, const Volume& v, const io::Json& sidecar) {
-  io::write_nifti(path, v);
-  fs::path json = path;
-  json.replace_extension(); // .gz
-  json.replace_extension(".json");
-  io::write_json(json, sidecar);
+// The mean and summary of one BOLD run; returns the mean.
+Volume load_bold_run(const BoldInput& in, const fs::path& bids_dir, OutputWriter& out) {
+  TemporalStats stats = temporal_stats(in.header, {});
+  const auto mask = global_mean_mask(stats.mean);
+  std::vector<double> tsnr;
+  double signal = 0.0;
+  for (std::size_t i = 0; i < mask.size(); ++i) {
+    if (!mask[i]) continue;
+    signal += stats.mean.data()[i];
+    if (stats.sd[i] > 0) tsnr.push_back(stats.mean.data()[i] / stats.sd[i]);
+  }
+  const std::size_t mask_voxels = static_cast<std::size_t>(std::count(mask.begin(), mask.end(), 1));
+  out.nifti(bids::Output::mean_bold, {}, stats.mean, {},
+            {{"Sources", {bids_uri(bids_dir, in.run.image)}},
+             {"Description", "Temporal mean of the BOLD run, no motion correction"}});
+  io::Json summary = geometry_json(in.header);
+  summary["Sources"] = {bids_uri(bids_dir, in.run.image)};
+  summary["RepetitionTime"] = in.metadata.repetition_time_s;
+  summary["Volumes"] = in.header.volumes();
+  summary["DurationSeconds"] = static_cast<double>(in.header.volumes()) * in.metadata.repetition_time_s;
+  summary["SliceTimingGiven"] = !in.metadata.slice_timing_s.empty();
+  summary["MaskVoxels"] = mask_voxels;
+  summary["MeanSignalInMask"] = mask_voxels ? signal / static_cast<double>(mask_voxels) : 0.0;
+  summary["MedianTSNRInMask"] = median(std::move(tsnr));
+  if (in.events) {
+    summary["Events"] = in.events->size();
+    summary["TrialTypes"] = in.events->trial_types();
+    summary["Modulators"] = in.events->modulator_names;
+  }
+  out.json(bids::Output::bold_summary, {}, summary);
+  return std::move(stats.mean);
+}
+
+// The frame-duration-weighted mean and summary of one PET run; returns the mean.
+Volume load_pet_run(const PetInput& in, const fs::path& bids_dir, OutputWriter& out) {
+  TemporalStats stats = temporal_stats(in.header, in.metadata.frame_duration_s);
+  out.nifti(bids::Output::mean_pet, {}, stats.mean, {},
+            {{"Sources", {bids_uri(bids_dir, in.run.image)}},
+             {"Description", "Frame-duration-weighted mean of the PET frames, no motion correction"},
+             {"Units", in.metadata.units}});
+  io::Json summary = geometry_json(in.header);
+  summary["Sources"] = {bids_uri(bids_dir, in.run.image)};
+  summary["Frames"] = in.metadata.frames();
+  summary["FrameTimesStart"] = in.metadata.frame_times_start_s;
+  summary["FrameDuration"] = in.metadata.frame_duration_s;
+  summary["Units"] = in.metadata.units;
+  summary["TracerName"] = in.metadata.tracer_name;
+  if (in.metadata.decay_corrected) summary["ImageDecayCorrected"] = *in.metadata.decay_corrected;
+  summary["BloodFiles"] = in.run.blood.size();
+  out.json(bids::Output::pet_summary, {}, summary);
+  return std::move(stats.mean);
 }
 
 } // namespace
 
 LoadResult run_load_stage(const SubjectPlan& plan, const fs::path& bids_dir, const fs::path& out_dir) {
   LoadResult result;
-  std::vector<fs::path>& outputs = result.outputs;
-  for (const auto& in : plan.bold) {
+  for (const auto& in : plan.bold)
     with_context(in.run.image.string(), [&] {
-      TemporalStats stats = temporal_stats(in.header, {});
-      const auto mask = global_mean_mask(stats.mean);
-      std::vector<double> tsnr;
-      double signal = 0.0;
-      for (std::size_t i = 0; i < mask.size(); ++i) {
-        if (!mask[i]) continue;
-        signal += stats.mean.data()[i];
-        if (stats.sd[i] > 0) tsnr.push_back(stats.mean.data()[i] / stats.sd[i]);
-      }
-      const std::size_t mask_voxels = static_cast<std::size_t>(std::count(mask.begin(), mask.end(), 1));
-
-      const fs::path mean_path = bids::derivative_path(out_dir, in.run.entities, bids::Output::mean_bold);
-      write_image_with_sidecar(mean_path, stats.mean,
-                               {{"Sources", {bids_uri(bids_dir, in.run.image)}},
-                                {"Description", "Temporal mean of the BOLD run, no motion correction"}});
-      outputs.push_back(mean_path);
-
-      io::Json summary = geometry_json(in.header);
-      summary["Sources"] = {bids_uri(bids_dir, in.run.image)};
-      summary["RepetitionTime"] = in.metadata.repetition_time_s;
-      summary["Volumes"] = in.header.volumes();
-      summary["DurationSeconds"] = static_cast<double>(in.header.volumes()) * in.metadata.repetition_time_s;
-      summary["SliceTimingGiven"] = !in.metadata.slice_timing_s.empty();
-      summary["MaskVoxels"] = mask_voxels;
-      summary["MeanSignalInMask"] = mask_voxels ? signal / static_cast<double>(mask_voxels) : 0.0;
-      summary["MedianTSNRInMask"] = median(tsnr);
-      if (in.events) {
-        summary["Events"] = in.events->size();
-        summary["TrialTypes"] = in.events->trial_types();
-        summary["Modulators"] = in.events->modulator_names;
-      }
-      const fs::path summary_path =
-          bids::derivative_path(out_dir, in.run.entities, bids::Output::bold_summary);
-      io::write_json(summary_path, summary);
-      outputs.push_back(summary_path);
-      result.bold_means.push_back(std::move(stats.mean));
+      OutputWriter out(out_dir, in.run.entities);
+      result.bold_means.push_back(load_bold_run(in, bids_dir, out));
+      append(result.outputs, out.take_outputs());
     });
-  }
-  for (const auto& in : plan.pet) {
+  for (const auto& in : plan.pet)
     with_context(in.run.image.string(), [&] {
-      TemporalStats stats = temporal_stats(in.header, in.metadata.frame_duration_s);
-      const fs::path mean_path = bids::derivative_path(out_dir, in.run.entities, bids::Output::mean_pet);
-      write_image_with_sidecar(
-          mean_path, stats.mean,
-          {{"Sources", {bids_uri(bids_dir, in.run.image)}},
-           {"Description", "Frame-duration-weighted mean of the PET frames, no motion correction"},
-           {"Units", in.metadata.units}});
-      outputs.push_back(mean_path);
-      io::Json summary = geometry_json(in.header);
-      summary["Sources"] = {bids_uri(bids_dir, in.run.image)};
-      summary["Frames"] = in.metadata.frames();
-      summary["FrameTimesStart"] = in.metadata.frame_times_start_s;
-      summary["FrameDuration"] = in.metadata.frame_duration_s;
-      summary["Units"] = in.metadata.units;
-      summary["TracerName"] = in.metadata.tracer_name;
-      if (in.metadata.decay_corrected) summary["ImageDecayCorrected"] = *in.metadata.decay_corrected;
-      summary["BloodFiles"] = in.run.blood.size();
-      const fs::path summary_path =
-          bids::derivative_path(out_dir, in.run.entities, bids::Output::pet_summary);
-      io::write_json(summary_path, summary);
-      outputs.push_back(summary_path);
-      result.pet_means.push_back(std::move(stats.mean));
+      OutputWriter out(out_dir, in.run.entities);
+      result.pet_means.push_back(load_pet_run(in, bids_dir, out));
+      append(result.outputs, out.take_outputs());
     });
-  }
   return result;
 }
 

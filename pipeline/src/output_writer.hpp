@@ -3,6 +3,7 @@
 // atomically and recorded for the subject's provenance, a JSON sidecar beside the TSVs and images
 // that have one. One home for "name it, write it, record it" so no stage re-derives it.
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,6 +21,11 @@ using ExtraEntities = std::map<std::string, std::string>;
 
 // The JSON sidecar of a TSV or NIfTI file: X.tsv -> X.json, X.nii.gz -> X.json.
 std::filesystem::path sidecar_path(const std::filesystem::path& file);
+
+// Appends `more` (a stage's or a writer's files) to `to`.
+inline void append(std::vector<std::filesystem::path>& to, std::vector<std::filesystem::path> more) {
+  to.insert(to.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+}
 
 class OutputWriter {
 public:

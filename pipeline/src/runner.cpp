@@ -21,6 +21,7 @@
 #include "rewardpath/core/error.hpp"
 #include "rewardpath/core/log.hpp"
 #include "rewardpath/core/provenance.hpp"
+#include "output_writer.hpp"
 #include "rewardpath/pipeline/config.hpp"
 #include "rewardpath/pipeline/subject_plan.hpp"
 
@@ -130,10 +131,6 @@ io::Json RunSummary::to_json() const {
 }
 
 namespace {
-
-void append(std::vector<fs::path>& to, std::vector<fs::path> more) {
-  to.insert(to.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
-}
 
 // Everything a subject's stages share: loaded once per run, read-only while subjects run.
 struct RunContext {
