@@ -208,3 +208,23 @@ TEST(Contrast, ParsesExpressions) {
   EXPECT_THROW(g::parse_contrast("2 - a", cols), rewardpath::Error);
   EXPECT_THROW(g::parse_contrast("a / b", cols), rewardpath::Error);
 }
+
+// nilearn samples events on np.linspace(-24, end, n) (start + i * step). At TR 2 s x 200 volumes
+// its point 1620 is exactly 40.8 s (numpy 1.24: np.linspace(-24.0, 400.0, 10601)[1620] == 40.8),
+// so an event ending at 40.8 s closes its boxcar there, exactly as one ending just before it; one
+// ending just after closes it a fine step later. (start + (end - start) i / (n - 1) gives
+// 40.79999999999998 there and moved the boxcar's end by one fine step.)
+TEST(Design, AnEventEndingOnAFineGridPointEndsWhereNilearnsDoes) {
+  g::DesignParams p;
+  p.tr_s = 2.0;
+  p.volumes = 200;
+  p.drift = g::DriftModel::none;
+  auto column = [&](double duration) {
+    const g::Design d = g::make_design(one_event(38.8, duration), p);
+    return Eigen::VectorXd(d.matrix.col(d.column("task")));
+  };
+  ASSERT_EQ(38.8 + 2.0, 40.8);
+  const Eigen::VectorXd on_point = column(2.0), before = column(2.0 - 1e-9), after = column(2.0 + 1e-9);
+  EXPECT_EQ((on_point - before).cwiseAbs().maxCoeff(), 0.0);
+  EXPECT_GT((after - on_point).cwiseAbs().maxCoeff(), 1e-4);
+}
