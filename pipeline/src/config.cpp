@@ -152,6 +152,16 @@ const Table<GlmConfig>& glm_table() {
           texts<G>("confounds", &G::confounds, "none", "columns of the confounds table added to the design"),
           choice<G>("noise_model", &G::noise_model, glm::NoiseModel::ar1, "docs/glm.md"),
           integer<G>("ar_order", &G::ar_order, 1, 8, 2, "order of `arp`"),
+          flag<G>("ar_bias_correction", &G::ar_bias_correction, true,
+                  "`ar1`/`arp`: correct the residual autocorrelations for the design (Worsley 2002); "
+                  "`false` = nilearn 0.10's estimate exactly")
+              .recorded_if([](const G& g) { return !g.ar_bias_correction; }),
+          integer<G>("ar1_decimals", &G::ar1_decimals, 1, 6, 2,
+                     "`ar1`: autocorrelations binned to this many decimals (nilearn: 2)")
+              .recorded_if([](const G& g) { return g.ar1_decimals != 2; }),
+          number<G>("ar_smoothing_fwhm_mm", &G::ar_smoothing_fwhm_mm, 0, 30, 6,
+                    "`arp`: Gaussian smoothing (FWHM, mm) of the AR coefficients within the mask (0 = none)")
+              .recorded_if([](const G& g) { return g.ar_smoothing_fwhm_mm != 6.0; }),
           flag<G>("signal_scaling", &G::signal_scaling, true,
                   "each voxel's (ROI's) series as percent of its mean: effects in % signal change"),
           objects<G>(

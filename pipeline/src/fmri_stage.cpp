@@ -122,6 +122,9 @@ glm::FitParams fit_params(const GlmConfig& g) {
   glm::FitParams fp;
   fp.noise_model = g.noise_model;
   fp.ar_order = g.ar_order;
+  fp.ar_bias_correction = g.ar_bias_correction;
+  fp.ar1_decimals = g.ar1_decimals;
+  fp.ar_smoothing_fwhm_mm = g.ar_smoothing_fwhm_mm;
   return fp;
 }
 

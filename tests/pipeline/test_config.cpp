@@ -209,7 +209,8 @@ TEST(Config, UnknownKeysListTheKnownOnesInEverySection) {
   EXPECT_EQ(error_of(glm_cfg({{"typo", 1}})),
             "cfg.json: unknown key \"typo\" in \"glm\"; known keys: hrf, fir_delays, drift, high_pass_s, "
             "drift_order, slice_time_ref, conditions, modulators, confounds, noise_model, ar_order, "
-            "signal_scaling, contrasts, voxelwise, template_resolution_mm (see docs/config.md)");
+            "ar_bias_correction, ar1_decimals, ar_smoothing_fwhm_mm, signal_scaling, contrasts, voxelwise, "
+            "template_resolution_mm (see docs/config.md)");
   const auto expect = [](const io::Json& config, const std::string& section, const std::string& a_known_key) {
     const std::string e = error_of(config);
     EXPECT_NE(e.find("unknown key \""), std::string::npos) << e;
@@ -393,3 +394,29 @@ TEST(ConfigCli, BadConfigExitsTwoAndMarkdownIsTheTables) {
   EXPECT_EQ(md, "### `glm`\n\n" + pipeline::config_markdown("glm") + "\n");
   fs::remove_all(dir);
 }
+
+namespace {
+
+// nilearn's AR(1) estimate, its binning and the arp smoothing are reachable from the config; they
+// enter the provenance only when set away from the defaults (so existing digests do not change).
+TEST(Config, NoiseModelSettingsOfPeersAreReachableAndRecordedWhenSet) {
+  using rewardpath::pipeline::parse_config;
+  const auto defaults = parse_config({{"glm", glm_with(rewardpath::io::Json::object())}}, "cfg.json");
+  EXPECT_TRUE(defaults.glm.ar_bias_correction);
+  EXPECT_EQ(defaults.glm.ar1_decimals, 2);
+  EXPECT_EQ(defaults.glm.ar_smoothing_fwhm_mm, 6.0);
+  for (const char* key : {"ar_bias_correction", "ar1_decimals", "ar_smoothing_fwhm_mm"})
+    EXPECT_FALSE(defaults.source["glm"].contains(key)) << key;
+  const auto nilearn = parse_config(
+      {{"glm", glm_with({{"ar_bias_correction", false}, {"ar1_decimals", 3}, {"ar_smoothing_fwhm_mm", 0}})}},
+      "cfg.json");
+  EXPECT_FALSE(nilearn.glm.ar_bias_correction);
+  EXPECT_EQ(nilearn.glm.ar1_decimals, 3);
+  EXPECT_EQ(nilearn.glm.ar_smoothing_fwhm_mm, 0.0);
+  EXPECT_EQ(nilearn.source["glm"]["ar_bias_correction"], false);
+  EXPECT_EQ(nilearn.source["glm"]["ar1_decimals"], 3);
+  EXPECT_EQ(parse_config(nilearn.source, "source").source, nilearn.source);
+  EXPECT_THROW(parse_config({{"glm", glm_with({{"ar1_decimals", 9}})}}, "cfg.json"), rewardpath::Error);
+}
+
+} // namespace

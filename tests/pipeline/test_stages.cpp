@@ -105,6 +105,24 @@ TEST_F(Stages, PassValuesThatEqualTheFilesWrittenForUsers) {
   EXPECT_TRUE(has("_atlas-reward_contrast-gainVsNeutral_roistats.tsv"));
   EXPECT_TRUE(has("_space-MNIColin27_res-2_contrast-gainVsNeutral_stat-t_desc-fixedeffects_statmap.nii.gz"));
   for (const auto& f : written) EXPECT_TRUE(fs::exists(f)) << f;
+
+  // The noise-model settings reach the fit: nilearn's uncorrected AR(1) estimate gives other t.
+  pipeline::Config nilearn = config;
+  nilearn.glm.ar_bias_correction = false;
+  const auto written_nilearn = pipeline::run_fmri_stage(plan, nilearn, &bold, root_ / "out_nilearn");
+  const std::string t_map = "_run-01_contrast-gainVsNeutral_stat-t_statmap.nii.gz";
+  const auto find = [&](const std::vector<fs::path>& files) {
+    for (const auto& f : files)
+      if (f.filename().string().ends_with(t_map)) return f;
+    return fs::path{};
+  };
+  const Volume t_default = io::read_nifti(find(written)), t_nilearn = io::read_nifti(find(written_nilearn));
+  ASSERT_EQ(t_default.size(), t_nilearn.size());
+  double max_diff = 0;
+  for (std::size_t i = 0; i < t_default.size(); ++i)
+    max_diff = std::max(max_diff, static_cast<double>(std::abs(t_default.data()[i] - t_nilearn.data()[i])));
+  EXPECT_GT(max_diff, 1e-3);
+  EXPECT_LT(max_diff, 2.0); // the same model, a different AR(1) estimate
 }
 
 } // namespace

@@ -76,6 +76,9 @@ struct GlmConfig {
   std::vector<std::string> confounds; // columns of the confounds table
   glm::NoiseModel noise_model = glm::NoiseModel::ar1;
   int ar_order = 2;
+  bool ar_bias_correction = true;    // false: nilearn 0.10's uncorrected AR(1) estimate (docs/glm.md)
+  int ar1_decimals = 2;              // ar1: autocorrelations binned to this many decimals (nilearn: 2)
+  double ar_smoothing_fwhm_mm = 6.0; // arp: Gaussian smoothing of the AR coefficients in the mask
   bool signal_scaling = true; // voxel / ROI series to percent of their mean: effects in % signal change
   std::vector<ContrastConfig> contrasts;
   bool voxelwise = true;               // statistical maps (else ROI tables only)
