@@ -14,7 +14,6 @@ namespace rewardpath::pipeline {
 namespace {
 
 using namespace config_table;
-constexpr double kUnbounded = std::numeric_limits<double>::infinity();
 
 const Table<RegistrationConfig>& atlas_table() {
   using R = RegistrationConfig;

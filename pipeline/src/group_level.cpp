@@ -12,10 +12,7 @@
 #include <set>
 
 #include "rewardpath/bids/dataset.hpp"
-#include "rewardpath/bids/derivatives.hpp"
-#include "rewardpath/core/atomic_file.hpp"
 #include "rewardpath/core/error.hpp"
-#include "rewardpath/core/log.hpp"
 #include "rewardpath/core/provenance.hpp"
 #include "rewardpath/glm/group.hpp"
 #include "rewardpath/io/json.hpp"

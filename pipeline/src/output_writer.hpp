@@ -50,8 +50,6 @@ public:
 
   void record(const std::filesystem::path& written) { outputs_.push_back(written); }
   const std::filesystem::path& out_dir() const { return out_dir_; }
-  const bids::Entities& source() const { return source_; }
-  const std::vector<std::filesystem::path>& outputs() const { return outputs_; }
   std::vector<std::filesystem::path> take_outputs() { return std::move(outputs_); }
 
 private:

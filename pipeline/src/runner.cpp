@@ -228,8 +228,8 @@ std::vector<std::optional<SubjectPlan>> plan_subjects(const bids::Dataset& datas
   for (std::size_t i = 0; i < plans.size(); ++i) {
     const std::string& label = summary.subjects[i].label;
     try {
-      plans[i] = with_context("sub-" + label,
-                              [&] { return plan_subject(dataset, *dataset.find_subject(label), config); });
+      plans[i] =
+          with_context("sub-" + label, [&] { return plan_subject(*dataset.find_subject(label), config); });
     } catch (const Error& e) {
       summary.subjects[i].error = e.what();
       spdlog::error("{}", e.what());

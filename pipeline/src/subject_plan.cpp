@@ -43,8 +43,7 @@ PetInput plan_pet(const bids::PetRun& run) {
 
 } // namespace
 
-SubjectPlan plan_subject(const bids::Dataset& dataset, const bids::Subject& subject, const Config& config) {
-  (void)dataset;
+SubjectPlan plan_subject(const bids::Subject& subject, const Config& config) {
   SubjectPlan plan;
   plan.label = subject.label;
   std::int64_t largest_run = 0;

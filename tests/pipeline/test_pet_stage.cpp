@@ -393,7 +393,7 @@ TEST_F(PetStage, StagesPassFramesAndLabelsAsValues) {
   config.pet.targets = {"Hot_L", "Hot"};
   config.pet.k2prime_regions = {"Hot"};
   const bids::Dataset dataset = bids::discover(g_root / "sim/bids");
-  const pipeline::SubjectPlan plan = pipeline::plan_subject(dataset, *dataset.find_subject("01"), config);
+  const pipeline::SubjectPlan plan = pipeline::plan_subject(*dataset.find_subject("01"), config);
   ASSERT_EQ(plan.pet.size(), 1u);
   const fs::path out = g_root / "values";
   const pipeline::PetRealignResult realigned = pipeline::run_pet_realign_stage(plan, config.pet, out);

@@ -47,7 +47,7 @@ TEST_F(Stages, PassValuesThatEqualTheFilesWrittenForUsers) {
   io::Json cfg = io::read_json(fs::path(RP_SOURCE_DIR) / "configs" / "mid.json");
   const pipeline::Config config = pipeline::parse_config(cfg, "mid.json");
   const bids::Dataset dataset = bids::discover(bids_dir);
-  const pipeline::SubjectPlan plan = pipeline::plan_subject(dataset, *dataset.find_subject("01"), config);
+  const pipeline::SubjectPlan plan = pipeline::plan_subject(*dataset.find_subject("01"), config);
   ASSERT_FALSE(plan.bold.empty());
 
   // Load: the temporal mean of each run, the very values of its _desc-mean_bold file.

@@ -91,11 +91,6 @@ Box voxel_bounds(const Grid& g, const std::array<double, 3>& centre, const std::
   return b;
 }
 
-struct Overlap {
-  std::size_t first = 0, second = 0; // row positions
-  std::int64_t voxels = 0;
-};
-
 } // namespace
 
 Atlas build_reward_atlas(const std::filesystem::path& roi_table, const std::filesystem::path& aal_image,

@@ -31,7 +31,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::size_t kNifti1HeaderSize = 348;
 constexpr std::size_t kNifti2HeaderSize = 540;
 
 bool ends_with(const std::string& s, std::string_view suffix) {
@@ -973,7 +972,6 @@ NiftiVolumeReader::NiftiVolumeReader(const NiftiHeader& header) : impl_(std::mak
 
 NiftiVolumeReader::~NiftiVolumeReader() = default;
 
-const NiftiHeader& NiftiVolumeReader::header() const { return impl_->h; }
 std::int64_t NiftiVolumeReader::next_volume() const { return impl_->next; }
 
 void NiftiVolumeReader::read(std::int64_t count, std::span<float> out) {

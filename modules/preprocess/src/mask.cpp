@@ -17,12 +17,6 @@ std::int64_t Mask::count() const {
       std::count_if(voxels.begin(), voxels.end(), [](std::uint8_t v) { return v != 0; }));
 }
 
-Volume Mask::to_volume() const {
-  Volume v(grid, 1);
-  for (std::size_t i = 0; i < voxels.size(); ++i) v.data()[i] = voxels[i] ? 1.0f : 0.0f;
-  return v;
-}
-
 Volume mean_volume(const Volume& run) {
   if (run.size() == 0) throw Error("mean_volume: empty image");
   Volume out(run.grid(), 1);

@@ -265,7 +265,6 @@ double BsplineMattes::evaluate(const std::vector<double>& coef, std::vector<doub
     for (std::size_t i = 0; i < nb * nb; ++i) joint[i] += h[i];
   std::int64_t valid = 0;
   for (const auto& c : cache) valid += c.valid;
-  last_valid_ = valid;
   if (valid == 0)
     throw Error("nonlinear stage: every metric sample maps outside the moving image (diverged)");
   double total = 0;

@@ -46,7 +46,6 @@ public:
                 const Affine& affine, const ControlGrid& grid, int bins);
   // -MI at the coefficients; fills `gradient` (size parameters()) when non-null.
   double evaluate(const std::vector<double>& coef, std::vector<double>* gradient) const;
-  std::int64_t valid_samples() const { return last_valid_; }
 
 private:
   struct Sample {
@@ -61,7 +60,6 @@ private:
   Affine to_moving_voxel_; // inv(moving.affine) * A
   double moving_min_ = 0, moving_bin_ = 1;
   std::vector<Sample> samples_;
-  mutable std::int64_t last_valid_ = 0;
 };
 
 } // namespace rewardpath::registration::detail

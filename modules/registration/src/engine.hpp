@@ -16,7 +16,6 @@ struct EngineLevel {
   Volume fixed;
   Volume moving;
   std::vector<Point> samples;
-  double shrink = 1; // relative to the fixed image
 };
 
 enum class Stage { rigid, affine };
@@ -50,10 +49,9 @@ struct BsplineRun {
   std::vector<Point> samples; // metric samples (fixed world)
 };
 struct BsplineOutput {
-  Volume displacement;       // RAS mm, 3 volumes, on field_grid: transform = affine o (p + d(p))
-  double initial_metric = 0; // first evaluation of the first (coarsest) nonlinear level
-  double affine_metric = 0;  // the finest nonlinear level's metric with no displacement
-  double final_metric = 0;   // ... and at the result
+  Volume displacement;      // RAS mm, 3 volumes, on field_grid: transform = affine o (p + d(p))
+  double affine_metric = 0; // the finest nonlinear level's metric with no displacement
+  double final_metric = 0;  // ... and at the result
 };
 // `fixed_grid` (full resolution) defines the B-spline domain; the field is sampled on `field_grid`.
 BsplineOutput run_bspline(const std::vector<EngineLevel>& levels, const std::vector<BsplineRun>& runs,

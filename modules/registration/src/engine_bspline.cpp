@@ -78,7 +78,6 @@ BsplineOutput run_bspline(const std::vector<EngineLevel>& levels, const std::vec
     trace.start_run();
     const std::size_t first = trace.values.size();
     opt.minimize(x);
-    if (trace.values.size() > first && r == 0) out.initial_metric = trace.values[first];
     // L-BFGS-B returns its best point; evaluate there (the last evaluation may be a rejected trial).
     for (int i = 0; i < n; ++i) coef[static_cast<std::size_t>(i)] = x[static_cast<unsigned>(i)];
     out.final_metric = metric.evaluate(coef, nullptr);

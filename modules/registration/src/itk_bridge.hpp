@@ -27,7 +27,6 @@ inline itk::Point<double, 3> to_lps(const Point& p) {
   q[2] = p[2];
   return q;
 }
-inline Point to_ras(const itk::Point<double, 3>& q) { return {-q[0], -q[1], q[2]}; }
 
 // F A F with F = diag(-1, -1, 1, 1): the same map expressed in the other convention (self-inverse).
 inline Affine flip_xy(const Affine& a) {

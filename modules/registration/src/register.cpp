@@ -143,7 +143,6 @@ Result register_images(const Volume& fixed, const Volume& moving, const Params& 
     const Grid fgrid = shrink_grid(fixed.grid(), ff);
     const Grid mgrid = shrink_grid(moving.grid(), factors(moving.grid(), f * fixed_mm));
     EngineLevel& lev = levels[l];
-    lev.shrink = f;
     lev.fixed = level_image(fixed, fgrid, sigma);
     lev.moving = level_image(moving, mgrid, sigma);
     Volume region = dilate(resample(fixed_mask, fgrid, identity_affine(), Interpolation::nearest, 0.0f));

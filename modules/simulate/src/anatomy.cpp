@@ -59,22 +59,6 @@ std::array<double, 3> kmeans3(const Volume& brain) {
 
 } // namespace
 
-const char* tissue_name(Tissue t) {
-  switch (t) {
-  case Tissue::air:
-    return "air";
-  case Tissue::scalp:
-    return "scalp";
-  case Tissue::csf:
-    return "csf";
-  case Tissue::gm:
-    return "gm";
-  case Tissue::wm:
-    return "wm";
-  }
-  return "?";
-}
-
 TemplateAnatomy make_template_anatomy(Volume brain, Volume head, atlas::Atlas atlas) {
   if (!brain.grid().same_sampling(head.grid()))
     throw Error("template head and brain images must share one grid");

@@ -15,7 +15,6 @@
 
 #include "rewardpath/core/atomic_file.hpp"
 #include "rewardpath/core/error.hpp"
-#include "rewardpath/core/log.hpp"
 #include "rewardpath/core/provenance.hpp"
 #include "rewardpath/core/resample.hpp"
 #include "rewardpath/io/json.hpp"

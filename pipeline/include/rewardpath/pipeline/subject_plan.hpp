@@ -38,6 +38,6 @@ struct SubjectPlan {
 };
 
 // Throws rewardpath::Error naming the file, the field and what was expected.
-SubjectPlan plan_subject(const bids::Dataset& dataset, const bids::Subject& subject, const Config& config);
+SubjectPlan plan_subject(const bids::Subject& subject, const Config& config);
 
 } // namespace rewardpath::pipeline

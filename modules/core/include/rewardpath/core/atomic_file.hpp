@@ -19,8 +19,6 @@ public:
   void write(std::string_view text) { write(text.data(), text.size()); }
   void commit();
 
-  const std::filesystem::path& target() const { return target_; }
-
 private:
   std::filesystem::path target_;
   std::filesystem::path temp_;

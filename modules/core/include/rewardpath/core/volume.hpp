@@ -47,8 +47,6 @@ public:
   std::size_t size() const { return size_; }
   float& operator[](std::size_t i) { return data_[i]; }
   float operator[](std::size_t i) const { return data_[i]; }
-  std::span<float> span() { return {data_, size_}; }
-  std::span<const float> span() const { return {data_, size_}; }
   FloatBuffer clone() const; // in memory, whatever this one's storage
   bool file_backed() const { return storage_.file_backed(); }
 

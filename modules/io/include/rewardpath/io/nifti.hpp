@@ -92,7 +92,6 @@ public:
   NiftiVolumeReader(const NiftiVolumeReader&) = delete;
   NiftiVolumeReader& operator=(const NiftiVolumeReader&) = delete;
 
-  const NiftiHeader& header() const;
   std::int64_t next_volume() const; // volumes read so far
   // Reads volumes next_volume() .. next_volume() + count - 1 into out (count x
   // voxels_per_volume floats, volume-major). Throws Error (naming the file) when count runs past

@@ -31,7 +31,6 @@ struct Mask {
   std::vector<std::uint8_t> voxels; // 1 in the mask, x fastest
   double threshold = 0.0;           // intensity threshold chosen on the (smoothed) mean
   std::int64_t count() const;
-  Volume to_volume() const; // 0/1 float volume on `grid`
 };
 
 // `mean_epi` must be 3D (one volume) with finite values (non-finite ones are set to 0, as nilearn's

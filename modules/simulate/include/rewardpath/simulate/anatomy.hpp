@@ -21,7 +21,6 @@ namespace rewardpath::simulate {
 // ch2bet); bone and air are `air` (no MR signal).
 enum class Tissue : std::uint8_t { air = 0, scalp = 1, csf = 2, gm = 3, wm = 4 };
 inline constexpr int tissue_count = 5;
-const char* tissue_name(Tissue t);
 
 // Template-space resources shared (read-only) by every subject of a dataset.
 struct TemplateAnatomy {
