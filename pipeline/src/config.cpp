@@ -85,21 +85,19 @@ Field<ContrastConfig> contrast_expression_field(bool rows) {
   f.type = rows ? "array of strings" : "string";
   f.default_text = "—";
   f.doc = rows ? "an F contrast: one expression per row" : "a t contrast over the design's column names";
-  f.set_default = [](ContrastConfig& c) { c.expressions.clear(); };
-  f.is_default = [](const ContrastConfig& c) { return c.expressions.empty(); };
+  f.set_default = [](ContrastConfig& c) { c.rows.clear(); };
+  f.is_default = [](const ContrastConfig& c) { return c.rows.empty(); };
   f.parse = [rows](const io::Json& v, ContrastConfig& c, const Where& w) {
-    if (!c.expressions.empty()) w.fail("rows", "give either \"expression\" (t) or \"rows\" (F), not both");
+    if (!c.rows.empty()) w.fail("rows", "give either \"expression\" (t) or \"rows\" (F), not both");
     if (!rows) {
-      c.expressions = {text_in(v, Text::non_empty, w, "expression")};
+      c.rows = {text_in(v, Text::non_empty, w, "expression")};
       return;
     }
     if (!v.is_array() || v.empty()) w.fail("rows", "expected a non-empty array of strings, got " + quote(v));
-    for (const auto& r : v) c.expressions.push_back(text_in(r, Text::non_empty, w, "rows"));
+    for (const auto& r : v) c.rows.push_back(text_in(r, Text::non_empty, w, "rows"));
   };
-  f.record = [rows](const ContrastConfig& c) {
-    return rows ? io::Json(c.expressions) : io::Json(c.expressions[0]);
-  };
-  f.recorded = [rows](const ContrastConfig& c) { return rows == (c.expressions.size() != 1); };
+  f.record = [rows](const ContrastConfig& c) { return rows ? io::Json(c.rows) : io::Json(c.rows[0]); };
+  f.recorded = [rows](const ContrastConfig& c) { return rows == (c.rows.size() != 1); };
   return f;
 }
 
@@ -110,7 +108,7 @@ const Table<ContrastConfig>& contrast_table() {
       {text<C>("name", &C::name, Text::label, "", "the `contrast-` entity of its outputs").must(),
        contrast_expression_field(false), contrast_expression_field(true)},
       [](const C& c, const Where& w) {
-        if (c.expressions.empty())
+        if (c.rows.empty())
           w.fail("expression",
                  fmt::format("contrast \"{}\": give either \"expression\" (t) or \"rows\" (F)", c.name));
       }};

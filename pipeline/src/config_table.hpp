@@ -302,17 +302,14 @@ Field<S> texts(std::string key, std::vector<std::string> S::*m, std::string show
       [](const std::vector<std::string>& s) { return s; });
 }
 
-template <class E> std::string names_text() {
+// The names of E quoted, e.g. "ols", "ar1" (mark "`": Markdown code, `"ols"`, `"ar1"`).
+template <class E> std::string quoted_names(const std::string& mark = "") {
   std::vector<std::string> q;
-  for (const auto& [v, n] : option_names(E{})) q.push_back(fmt::format("\"{}\"", n));
+  for (const auto& [v, n] : option_names(E{})) q.push_back(fmt::format("{}\"{}\"{}", mark, n, mark));
   return fmt::format("{}", fmt::join(q, ", "));
 }
-
-template <class E> std::string names_code() {
-  std::vector<std::string> q;
-  for (const auto& [v, n] : option_names(E{})) q.push_back(fmt::format("`\"{}\"`", n));
-  return fmt::format("{}", fmt::join(q, ", "));
-}
+template <class E> std::string names_text() { return quoted_names<E>(); }
+template <class E> std::string names_code() { return quoted_names<E>("`"); }
 
 template <class E> E enum_in(const io::Json& v, const Where& w, const std::string& k) {
   if (v.is_string())

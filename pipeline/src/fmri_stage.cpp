@@ -112,9 +112,9 @@ glm::FirstLevelSettings first_level_settings(const GlmConfig& g) {
   s.high_pass_s = g.high_pass_s;
   s.drift_order = g.drift_order;
   s.conditions = g.conditions;
-  for (const auto& m : g.modulators) s.modulators.push_back({m.condition, m.column});
+  s.modulators = g.modulators;
   s.confounds = g.confounds;
-  for (const auto& c : g.contrasts) s.contrasts.push_back({c.name, c.expressions});
+  s.contrasts = g.contrasts;
   return s;
 }
 

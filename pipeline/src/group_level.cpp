@@ -114,7 +114,7 @@ public:
     std::vector<std::string> contrasts = config_.group.contrasts;
     if (contrasts.empty())
       for (const auto& c : config_.glm.contrasts)
-        if (c.expressions.size() == 1) contrasts.push_back(c.name);
+        if (c.rows.size() == 1) contrasts.push_back(c.name);
     std::vector<GroupAnalysisConfig> analyses = config_.group.analyses;
     if (analyses.empty()) {
       GroupAnalysisConfig a;

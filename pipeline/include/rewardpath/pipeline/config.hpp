@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "rewardpath/glm/design.hpp"
+#include "rewardpath/glm/first_level.hpp"
 #include "rewardpath/glm/fit.hpp"
 #include "rewardpath/glm/group.hpp"
 #include "rewardpath/core/error.hpp"
@@ -51,15 +52,10 @@ struct PreprocessConfig {
   bool global_signal = false;   // add global_signal to the confounds table
 };
 
-struct ContrastConfig {
-  std::string name;                     // letters and digits: the contrast- entity
-  std::vector<std::string> expressions; // one: t contrast; several: F contrast
-};
-
-struct ModulatorConfig {
-  std::string condition; // trial_type
-  std::string column;    // numeric events column
-};
+// A contrast (name = the contrast- entity; one row: t, several: F) and a parametric modulator are
+// the glm module's own types: the stage hands them over as they are.
+using ContrastConfig = glm::NamedContrast;
+using ModulatorConfig = glm::Modulator;
 
 // First-level GLM (docs/config.md "glm"); off unless the configuration has the key.
 struct GlmConfig {
